@@ -1,0 +1,262 @@
+// agent.ts: the agent loop: drain messages, dispatch them to the policy, schedule, group-commit, enforce.
+import { MsgSrc, MsgType, TxnResult } from './abi.ts';
+import type { Channel } from './channel.ts';
+import type { Message } from './message.ts';
+import type { Policy, ScheduleContext } from './policy.ts';
+import { AgentStats } from './stats.ts';
+import { Task } from './task.ts';
+import type { Txn } from './txn.ts';
+
+/** Minimal logger surface (pino satisfies it). */
+export interface AgentLogger {
+  info(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
+  error(obj: object, msg?: string): void;
+}
+
+export interface AgentLoopOptions {
+  /** Enclave name (for logs and EnclaveInfo). */
+  name: string;
+  /** How often the stats line is logged, ms; 0 disables. */
+  statsIntervalMs: number;
+  /** How long one spin burst may run before yielding to the event loop, ms. */
+  yieldEveryMs: number;
+}
+
+/** Raised out of run()/step() when the policy threw; carries the original error. */
+export class PolicyError extends Error {
+  readonly code = 'POLICY_THREW';
+  constructor(readonly where: string, override readonly cause: unknown) {
+    super(`policy threw in ${where}: ${cause instanceof Error ? cause.message : String(cause)}`);
+  }
+}
+
+export class Agent implements ScheduleContext {
+  readonly stats = new AgentStats();
+  readonly tasks = new Map<number, Task>();
+  readonly cpus: readonly number[];
+  nowNs = 0;
+
+  private readonly msgs: Message[] = [];
+  private readonly owner = new Map<number, Task>();
+  private readonly pending: Txn[] = [];
+  private readonly pendingCpus = new Set<number>();
+  /** Tasks the kernel lets run although the agent has not placed them (after a kernel wakeup or preemption). */
+  private readonly unplacedRunning = new Set<Task>();
+  private stopping = false;
+  private lastStatsNs = 0;
+
+  constructor(
+    private readonly channel: Channel,
+    readonly policy: Policy,
+    private readonly opts: AgentLoopOptions,
+    private readonly log?: AgentLogger,
+  ) {
+    this.cpus = channel.cpus;
+    this.guard('init', () => policy.init({ name: opts.name, cpus: this.cpus }));
+  }
+
+  /** One iteration: drain, dispatch, schedule, commit, enforce. Throws PolicyError if the policy threw. */
+  step(): void {
+    const ch = this.channel;
+    this.nowNs = ch.nowNs();
+    this.stats.iterations++;
+    ch.drain(this.msgs);
+    for (let i = 0; i < this.msgs.length; i++) this.dispatch(this.msgs[i]);
+
+    this.guard('schedule', () => this.policy.schedule(this));
+    if (this.pending.length > 0) this.commitPending();
+    if (this.unplacedRunning.size > 0) this.enforce();
+
+    ch.heartbeat(this.nowNs);
+    if (this.opts.statsIntervalMs > 0 && this.nowNs - this.lastStatsNs >= this.opts.statsIntervalMs * 1e6) {
+      this.logStats();
+    }
+  }
+
+  /** Spin until stop(), yielding to the event loop every yieldEveryMs so signals and logs get through. */
+  async run(): Promise<void> {
+    const burstNs = this.opts.yieldEveryMs * 1e6;
+    while (!this.stopping) {
+      const start = this.channel.nowNs();
+      do {
+        this.step();
+      } while (!this.stopping && this.nowNs - start < burstNs);
+      await new Promise<void>((resolve) => setImmediate(resolve));
+    }
+  }
+
+  stop(): void {
+    this.stopping = true;
+  }
+
+  logStats(): void {
+    this.lastStatsNs = this.nowNs;
+    let depth = 0;
+    let extra: Record<string, number> = {};
+    try {
+      depth = this.policy.queueDepth();
+      extra = this.policy.stats();
+    } catch {
+      // stats are best effort; a throwing stats() must not take the agent down
+    }
+    this.log?.info({ stats: this.stats.snapshot(this.nowNs, depth, extra), tasks: this.tasks.size }, 'agent stats');
+  }
+
+  // ---- ScheduleContext -------------------------------------------------------------
+
+  idleCpus(): number[] {
+    const out: number[] = [];
+    for (const c of this.cpus) if (!this.owner.has(c) && !this.pendingCpus.has(c)) out.push(c);
+    return out;
+  }
+
+  taskOn(cpu: number): Task | undefined {
+    return this.owner.get(cpu);
+  }
+
+  place(task: Task, cpu: number): void {
+    if (this.pendingCpus.has(cpu)) {
+      // Two placements on one cpu in one round: the second fails like a commit would.
+      this.failTxn({ task, cpu, barrier: task.seq, result: TxnResult.CPU_BUSY });
+      return;
+    }
+    this.pendingCpus.add(cpu);
+    this.pending.push({ task, cpu, barrier: task.seq, result: TxnResult.OK });
+  }
+
+  preempt(cpu: number): void {
+    const victim = this.owner.get(cpu);
+    if (!victim) return;
+    this.stats.preemptions++;
+    this.channel.requestPark(victim, 'preempt');
+  }
+
+  runtimeNs(task: Task): number {
+    return this.channel.runtimeNs(task);
+  }
+
+  switchInNs(task: Task): number {
+    return this.channel.switchInNs(task);
+  }
+
+  // ---- internals ------------------------------------------------------------------
+
+  private dispatch(m: Message): void {
+    const stats = this.stats;
+    stats.msgs[m.type]++;
+    if (m.type === MsgType.TASK_NEW) {
+      const task = new Task(m.slot, m.tid, m.arg);
+      task.seq = m.seq;
+      this.channel.readHints(task);
+      this.tasks.set(m.slot, task);
+      this.guard('taskNew', () => this.policy.taskNew(task, m));
+      return;
+    }
+    const task = this.tasks.get(m.slot);
+    if (!task || task.tid !== m.tid) {
+      stats.unknownTaskMsgs++;
+      return;
+    }
+    task.seq = m.seq;
+    switch (m.type) {
+      case MsgType.TASK_WAKEUP:
+        this.channel.readHints(task);
+        if (m.src === MsgSrc.KERNEL) this.unplacedRunning.add(task);
+        this.guard('taskRunnable', () => this.policy.taskRunnable(task, m));
+        break;
+      case MsgType.TASK_BLOCKED:
+        this.unplacedRunning.delete(task);
+        this.vacate(task);
+        this.guard('taskBlocked', () => this.policy.taskBlocked(task, m));
+        break;
+      case MsgType.TASK_PREEMPT:
+        this.vacate(task);
+        // A kernel preemption leaves the thread runnable and unparked: when
+        // Linux gives it the cpu back it runs, placed or not.
+        if (m.src === MsgSrc.KERNEL) this.unplacedRunning.add(task);
+        this.guard('taskPreempted', () => this.policy.taskPreempted(task, m));
+        break;
+      case MsgType.TASK_YIELD:
+        this.vacate(task);
+        this.channel.readHints(task);
+        this.guard('taskYield', () => this.policy.taskYield(task, m));
+        break;
+      case MsgType.TASK_DEAD:
+      case MsgType.TASK_DEPARTED:
+        this.unplacedRunning.delete(task);
+        this.vacate(task);
+        this.tasks.delete(m.slot);
+        try {
+          if (m.type === MsgType.TASK_DEAD) this.guard('taskDead', () => this.policy.taskDead(task, m));
+          else this.guard('taskDeparted', () => this.policy.taskDeparted(task, m));
+        } finally {
+          this.channel.releaseTask(task);
+        }
+        break;
+      default:
+        stats.unknownTaskMsgs++;
+    }
+  }
+
+  /** The task no longer holds its cpu. */
+  private vacate(task: Task): void {
+    if (task.cpu >= 0 && this.owner.get(task.cpu) === task) this.owner.delete(task.cpu);
+    task.cpu = -1;
+  }
+
+  private commitPending(): void {
+    const txns = this.pending;
+    this.stats.commits++;
+    this.stats.txns += txns.length;
+    this.channel.commit(txns);
+    // Clear the round's bookkeeping before calling back into the policy, so
+    // txnFailed may call place() for the next round without confusion.
+    const done = txns.splice(0, txns.length);
+    this.pendingCpus.clear();
+    for (const t of done) {
+      this.stats.txnResults[t.result]++;
+      if (t.result !== TxnResult.OK) {
+        this.failTxn(t);
+        continue;
+      }
+      const victim = this.owner.get(t.cpu);
+      if (victim && victim !== t.task) {
+        // Committed over a running task: the shim latched t.task and signalled
+        // the victim, whose TASK_PREEMPT follows.
+        this.stats.preemptions++;
+        victim.cpu = -1;
+      }
+      this.vacate(t.task);
+      t.task.cpu = t.cpu;
+      t.task.placedAtNs = this.nowNs;
+      this.owner.set(t.cpu, t.task);
+      this.unplacedRunning.delete(t.task);
+      this.guard('txnCommitted', () => this.policy.txnCommitted(t.task, t.cpu));
+    }
+  }
+
+  private failTxn(t: Txn): void {
+    this.guard('txnFailed', () => this.policy.txnFailed(t.task, t.cpu, t.result));
+  }
+
+  /** Tasks the kernel is running without a placement get parked (silently: the policy already has them queued). */
+  private enforce(): void {
+    for (const task of this.unplacedRunning) {
+      if (task.cpu < 0) {
+        this.stats.silentParks++;
+        this.channel.requestPark(task, 'silent');
+      }
+    }
+    this.unplacedRunning.clear();
+  }
+
+  private guard(where: string, fn: () => void): void {
+    try {
+      fn();
+    } catch (err) {
+      this.stats.policyErrors++;
+      throw new PolicyError(where, err);
+    }
+  }
+}

@@ -1,0 +1,95 @@
+// policy.ts: the Policy contract: one method per message type, a schedule step, and the context it schedules through.
+import type { Message } from './message.ts';
+import type { Task } from './task.ts';
+import type { TxnResult } from './abi.ts';
+
+/** What a policy sees of the enclave when it starts. */
+export interface EnclaveInfo {
+  name: string;
+  /** Enclave cpus, ascending. */
+  cpus: readonly number[];
+}
+
+/**
+ * The schedule step's view of the world. Placements made through place() are
+ * collected and group-committed together when schedule() returns.
+ */
+export interface ScheduleContext {
+  /** Agent clock (CLOCK_MONOTONIC ns) at the start of this iteration. */
+  readonly nowNs: number;
+  /** Enclave cpus, ascending. */
+  readonly cpus: readonly number[];
+  /** Cpus with no task placed and no placement pending in this round. */
+  idleCpus(): number[];
+  /** The task the runtime last placed on cpu (or has pending there this round). */
+  taskOn(cpu: number): Task | undefined;
+  /**
+   * Place task on cpu. If another task holds the cpu this preempts it: the
+   * victim is signalled, posts TASK_PREEMPT, and hands the cpu over directly.
+   */
+  place(task: Task, cpu: number): void;
+  /** Ask the task on cpu to leave it without a successor (it posts TASK_PREEMPT). */
+  preempt(cpu: number): void;
+  /** Cpu time the task has used while registered, ns (from the kernel's switch timestamps). */
+  runtimeNs(task: Task): number;
+  /** When the kernel last switched the task in (ns), 0 if never. */
+  switchInNs(task: Task): number;
+}
+
+/**
+ * Base class for scheduling policies. Every message method has an empty
+ * default; a policy overrides the ones it needs and schedule().
+ *
+ * Rules the runtime guarantees:
+ *  - Messages for one task arrive in seqnum order; task.seq is already
+ *    updated to the message's seqnum when the method runs.
+ *  - task.cpu is maintained by the runtime: it is -1 once the task blocked,
+ *    yielded, was preempted, died or departed, and the cpu is free again.
+ *  - After taskDead/taskDeparted the task object is never seen again.
+ *  - A placement that fails comes back through txnFailed with its code; the
+ *    task did not run.
+ */
+export abstract class Policy {
+  /** Name shown in logs and stats. */
+  abstract readonly name: string;
+
+  /** Called once before the first message. */
+  init(_enclave: EnclaveInfo): void {}
+
+  /** TASK_NEW: a thread registered. It is runnable and waiting for a placement. */
+  taskNew(_task: Task, _msg: Message): void {}
+  /** TASK_WAKEUP: a blocked task became runnable. */
+  taskRunnable(_task: Task, _msg: Message): void {}
+  /** TASK_BLOCKED: the task stopped being runnable (park() or a kernel sleep); its cpu is free. */
+  taskBlocked(_task: Task, _msg: Message): void {}
+  /** TASK_PREEMPT: the task lost its cpu while still runnable (kernel or agent preemption). */
+  taskPreempted(_task: Task, _msg: Message): void {}
+  /** TASK_YIELD: the task gave up its cpu and is still runnable. */
+  taskYield(_task: Task, _msg: Message): void {}
+  /** TASK_DEAD: the thread exited. */
+  taskDead(_task: Task, _msg: Message): void {}
+  /** TASK_DEPARTED: the thread unregistered and is back under the Linux scheduler. */
+  taskDeparted(_task: Task, _msg: Message): void {}
+
+  /** Decide placements for this iteration. */
+  abstract schedule(ctx: ScheduleContext): void;
+
+  /** A placement from schedule() committed: the task now holds cpu (task.cpu === cpu). */
+  txnCommitted(_task: Task, _cpu: number): void {}
+
+  /** A placement from schedule() failed; the task did not run. */
+  txnFailed(_task: Task, _cpu: number, _code: TxnResult): void {}
+
+  /** Runnable tasks waiting for a cpu (reported in stats). */
+  queueDepth(): number {
+    return 0;
+  }
+
+  /** Extra numbers for the periodic stats line. */
+  stats(): Record<string, number> {
+    return {};
+  }
+}
+
+/** A module that exports a policy: either a Policy subclass (default or named export) or a factory. */
+export type PolicyConstructor = new (options?: Record<string, unknown>) => Policy;

@@ -1,0 +1,24 @@
+{
+  "targets": [
+    {
+      "target_name": "syrup_shim",
+      "sources": [
+        "addon/shim_addon.cc",
+        "kernel-shim/region.c",
+        "kernel-shim/client.c",
+        "kernel-shim/agent_side.c"
+      ],
+      "include_dirs": [
+        "<!@(node -p \"require('node-addon-api').include\")",
+        "kernel-shim",
+        "kernel-shim/build"
+      ],
+      "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS", "_GNU_SOURCE"],
+      "cflags": ["-O2", "-Wall", "-Wno-unused-parameter"],
+      "cflags_cc": ["-O2", "-std=c++17", "-fexceptions", "-Wall", "-Wno-unused-parameter"],
+      "cflags!": ["-fno-exceptions"],
+      "cflags_cc!": ["-fno-exceptions"],
+      "libraries": ["-lbpf", "-lelf", "-lz", "-lpthread"]
+    }
+  ]
+}
