@@ -5,6 +5,7 @@
       "sources": [
         "addon/shim_addon.cc",
         "kernel-shim/region.c",
+        "kernel-shim/placement.c",
         "kernel-shim/client.c",
         "kernel-shim/agent_side.c"
       ],

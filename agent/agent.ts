@@ -21,6 +21,8 @@ export interface AgentLoopOptions {
   statsIntervalMs: number;
   /** How long one spin burst may run before yielding to the event loop, ms. */
   yieldEveryMs: number;
+  /** 'exit' (default): a policy exception ends run(); 'continue': it is logged, counted and the loop goes on. */
+  policyErrors?: 'exit' | 'continue';
 }
 
 /** Raised out of run()/step() when the policy threw; carries the original error. */
@@ -251,11 +253,20 @@ export class Agent implements ScheduleContext {
     this.unplacedRunning.clear();
   }
 
+  /**
+   * Every call into the policy goes through here. In 'continue' mode a throw
+   * is logged and that one callback is skipped; the rest of the iteration
+   * (other messages, the commit) still happens, so nothing else is lost.
+   */
   private guard(where: string, fn: () => void): void {
     try {
       fn();
     } catch (err) {
       this.stats.policyErrors++;
+      if (this.opts.policyErrors === 'continue') {
+        this.log?.error({ err, where }, `policy threw in ${where}; continuing`);
+        return;
+      }
       throw new PolicyError(where, err);
     }
   }

@@ -15,7 +15,8 @@ import type { TxnResult } from '../agent/abi.ts';
  *                    ▲  ▲                 │                     │
  *                    │  └──commit failed──┘ (back to the FRONT)  │
  *                    │                                          │
- *   TASK_WAKEUP ─────┤◄──── TASK_PREEMPT / TASK_YIELD ──────────┤ (to the back)
+ *   TASK_WAKEUP ─────┤◄──── TASK_YIELD (to the back) ────────────┤
+ *                    │◄──── TASK_PREEMPT (to the FRONT) ─────────┤
  *                    │                                          │
  *               Blocked ◄──────────── TASK_BLOCKED ─────────────┘
  *
@@ -23,6 +24,10 @@ import type { TxnResult } from '../agent/abi.ts';
  *
  * A task is in the queue exactly when its state is Queued; Pending and OnCpu
  * tasks are not, which is what keeps a task from being placed twice.
+ *
+ * FIFO never preempts, so a TASK_PREEMPT means a thread outside the enclave
+ * (or the kernel) took the cpu: the task was running, is the oldest runnable
+ * one, and goes back to the front rather than losing its turn.
  */
 export enum FifoState {
   Blocked = 'Blocked',
@@ -52,7 +57,7 @@ export class FifoPolicy extends Policy {
   }
 
   override taskPreempted(task: Task): void {
-    this.enqueue(task);
+    this.enqueue(task, true);
   }
 
   override taskYield(task: Task): void {
@@ -85,19 +90,19 @@ export class FifoPolicy extends Policy {
     if (this.state.get(task) !== FifoState.Pending) return;
     // Re-queue at the front: it was the oldest runnable task. A stale or
     // not-runnable failure will be followed by the message that explains it.
-    this.state.set(task, FifoState.Queued);
-    this.queue.splice(this.head, 0, task);
+    this.enqueue(task, true);
   }
 
   override queueDepth(): number {
     return this.queue.length - this.head;
   }
 
-  private enqueue(task: Task): void {
+  private enqueue(task: Task, front = false): void {
     const s = this.state.get(task);
     if (s === FifoState.Queued) return;
     this.state.set(task, FifoState.Queued);
-    this.queue.push(task);
+    if (front) this.queue.splice(this.head, 0, task);
+    else this.queue.push(task);
   }
 
   private dequeue(): Task | undefined {

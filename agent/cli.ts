@@ -1,0 +1,130 @@
+// cli.ts: the syrup-agent command line: parse, validate, load the policy, run; one-line errors and exit codes.
+import { parseArgs } from 'node:util';
+import pino from 'pino';
+import { resolveAgentOptions, DEFAULTS, type AgentOptions } from './options.ts';
+import { loadPolicy } from './policy-loader.ts';
+import { runAgent } from './supervisor.ts';
+import { InputError, parseCpuList } from './topology.ts';
+import { policyNames } from '../policies/registry.ts';
+
+export const USAGE = `Usage: syrup-agent --enclave cpus=LIST [options]
+
+Runs a scheduling policy for the threads that register with the enclave.
+
+  --enclave cpus=LIST     cpus the policy schedules, as a Linux cpulist (e.g. 0, 4-11, 0-3,8)
+  --agent-cpu N           cpu the agent spins on (default: first online cpu outside the enclave)
+  --policy NAME|PATH      built-in policy (${policyNames.join(', ')}) or a .ts/.js file exporting a Policy
+                          (default: ${DEFAULTS.policy})
+  --policy-opt KEY=VALUE  option for the policy's constructor (repeatable; VALUE parsed as JSON if it can be)
+  --name ENCLAVE          enclave name that services attach to (default: ${DEFAULTS.name})
+  --stats-interval MS     period of the stats log line (default: ${DEFAULTS.statsIntervalMs}; 0 = off)
+  --policy-errors MODE    exit (default): detach all threads and exit 3 on a policy exception;
+                          continue: log it and keep scheduling
+  --region-mode OCTAL     permissions of the enclave region and pins (default: 600)
+  -h, --help              this text
+
+Exit codes: 0 stopped by SIGINT/SIGTERM, 1 runtime failure, 2 bad input, 3 the policy threw.
+Logs are JSON lines (pino) on stdout.`;
+
+/** Parse argv into agent options; throws InputError with a one-line message. */
+export function parseCli(argv: string[]): AgentOptions | 'help' {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      options: {
+        enclave: { type: 'string' },
+        'agent-cpu': { type: 'string' },
+        policy: { type: 'string' },
+        'policy-opt': { type: 'string', multiple: true },
+        name: { type: 'string' },
+        'stats-interval': { type: 'string' },
+        'policy-errors': { type: 'string' },
+        'region-mode': { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
+      strict: true,
+      allowPositionals: false,
+    });
+  } catch (err) {
+    throw new InputError((err as Error).message.split('\n')[0], 'BAD_ARGS');
+  }
+  const v = parsed.values;
+  if (v.help) return 'help';
+  if (v.enclave === undefined) throw new InputError('--enclave cpus=LIST is required', 'BAD_ARGS');
+  const m = /^cpus=(.*)$/.exec(v.enclave);
+  if (!m) throw new InputError(`--enclave: expected cpus=LIST (got '${v.enclave}')`, 'BAD_ARGS');
+  const cpus = parseCpuList(m[1], '--enclave cpus');
+  const intArg = (flag: string, s: string | undefined): number | undefined => {
+    if (s === undefined) return undefined;
+    if (!/^\d+$/.test(s)) throw new InputError(`--${flag} must be a non-negative integer (got '${s}')`, 'BAD_ARGS');
+    return Number(s);
+  };
+  const agentCpu = intArg('agent-cpu', v['agent-cpu']);
+  if (agentCpu !== undefined && cpus.includes(agentCpu)) {
+    throw new InputError(`--enclave cpus=${m[1]} contains the agent cpu ${agentCpu}; the agent needs a cpu of its own`, 'BAD_CPULIST');
+  }
+  const policyOptions: Record<string, unknown> = {};
+  for (const kv of v['policy-opt'] ?? []) {
+    const eq = kv.indexOf('=');
+    if (eq <= 0) throw new InputError(`--policy-opt expects KEY=VALUE (got '${kv}')`, 'BAD_ARGS');
+    const raw = kv.slice(eq + 1);
+    let val: unknown = raw;
+    try {
+      val = JSON.parse(raw);
+    } catch {
+      // plain string
+    }
+    policyOptions[kv.slice(0, eq)] = val;
+  }
+  let regionMode: number | undefined;
+  if (v['region-mode'] !== undefined) {
+    if (!/^[0-7]{1,4}$/.test(v['region-mode'])) {
+      throw new InputError(`--region-mode must be octal permissions like 600 or 660 (got '${v['region-mode']}')`, 'BAD_ARGS');
+    }
+    regionMode = parseInt(v['region-mode'], 8);
+  }
+  const pe = v['policy-errors'];
+  if (pe !== undefined && pe !== 'exit' && pe !== 'continue') {
+    throw new InputError(`--policy-errors must be exit or continue (got '${pe}')`, 'BAD_ARGS');
+  }
+  const input: Partial<AgentOptions> & { cpus: number[] } = { cpus, policyOptions };
+  if (agentCpu !== undefined) input.agentCpu = agentCpu;
+  if (v.policy !== undefined) input.policy = v.policy;
+  if (v.name !== undefined) input.name = v.name;
+  const si = intArg('stats-interval', v['stats-interval']);
+  if (si !== undefined) input.statsIntervalMs = si;
+  if (regionMode !== undefined) input.regionMode = regionMode;
+  if (pe !== undefined) input.policyErrors = pe;
+  return resolveAgentOptions(input);
+}
+
+export async function main(argv: string[]): Promise<number> {
+  let opts: AgentOptions | 'help';
+  try {
+    opts = parseCli(argv);
+    if (opts === 'help') {
+      process.stdout.write(USAGE + '\n');
+      return 0;
+    }
+  } catch (err) {
+    process.stderr.write(`syrup-agent: ${(err as Error).message}\n`);
+    return 2;
+  }
+  const log = pino({ name: 'syrup-agent' }, pino.destination({ fd: 1, sync: true }));
+  let policy;
+  try {
+    policy = await loadPolicy(opts.policy, opts.policyOptions);
+  } catch (err) {
+    process.stderr.write(`syrup-agent: ${(err as Error).message}\n`);
+    return 2;
+  }
+  try {
+    const { exitCode } = await runAgent(opts, policy, log);
+    return exitCode;
+  } catch (err) {
+    const e = err as Error & { code?: string };
+    process.stderr.write(`syrup-agent: ${e.message}${e.code ? ` [${e.code}]` : ''}\n`);
+    return e instanceof InputError ? 2 : 1;
+  }
+}

@@ -1,0 +1,90 @@
+// native.ts: loads the syrup_shim addon and gives it a typed surface.
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+import path from 'node:path';
+
+declare const agentBrand: unique symbol;
+declare const clientBrand: unique symbol;
+export type AgentHandle = { readonly [agentBrand]: true };
+export type ClientHandle = { readonly [clientBrand]: true };
+
+export interface NativeAgentOptions {
+  name: string;
+  cpus: number[];
+  agentCpu: number;
+  preemptSigno: number;
+  maxTasks: number;
+  regionMode: number;
+  latchTimeoutNs: number;
+  reorderTimeoutNs: number;
+}
+
+export interface ShimCounters {
+  kernelMsgs: number;
+  clientMsgs: number;
+  badMsgs: number;
+  reordered: number;
+  seqGaps: number;
+  dupMsgs: number;
+  lateMsgs: number;
+  kernelDrops: number;
+  clientDrops: number;
+  latchTimeouts: number;
+  signals: number;
+  affinityCalls: number;
+}
+
+export interface Views {
+  region: ArrayBuffer;
+  kstat: ArrayBuffer;
+}
+
+export interface NativeShim {
+  pinThread(cpu: number): void;
+  setAffinity(tid: number, cpus: number[]): void;
+  nowNs(): number;
+  gettid(): number;
+  regionLayout(): Record<string, number>;
+  agentOpen(o: NativeAgentOptions): AgentHandle;
+  agentDrain(a: AgentHandle, buf: Uint8Array): number;
+  agentCommit(a: AgentHandle, txns: Int32Array, n: number): void;
+  agentRequestPark(a: AgentHandle, slot: number, kind: number): number;
+  agentReleaseSlot(a: AgentHandle, slot: number): void;
+  agentHeartbeat(a: AgentHandle, nowNs: number): void;
+  agentRegion(a: AgentHandle): Views;
+  agentCounters(a: AgentHandle): ShimCounters;
+  agentClose(a: AgentHandle): void;
+  clientAttach(name: string): ClientHandle;
+  clientRegion(c: ClientHandle): Views;
+  clientRegister(c: ClientHandle, qos: number, group: number): number;
+  clientPark(c: ClientHandle): number;
+  clientYield(c: ClientHandle): number;
+  clientWake(c: ClientHandle, slot: number): void;
+  clientUnregister(c: ClientHandle): number;
+  clientCheckpoint(c: ClientHandle): number;
+  clientDetached(c: ClientHandle): boolean;
+  clientMySlot(): number;
+}
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const require = createRequire(import.meta.url);
+
+function load(): NativeShim {
+  const file = path.join(root, 'build', 'Release', 'syrup_shim.node');
+  try {
+    return require(file) as NativeShim;
+  } catch (err) {
+    const e = new Error(
+      `cannot load the native addon ${file}: ${(err as Error).message}. Run 'npm install' (it builds the addon and the BPF objects).`,
+    ) as Error & { code: string };
+    e.code = 'ADDON_MISSING';
+    throw e;
+  }
+}
+
+export const native: NativeShim = load();
+
+/** Pin the calling thread to one cpu. */
+export function pinThread(cpu: number): void {
+  native.pinThread(cpu);
+}

@@ -1,0 +1,100 @@
+// options.ts: the agent's one typed options object, its defaults, and validation that names the field.
+import { MAX_TASKS } from './abi.ts';
+import { InputError, onlineCpus } from './topology.ts';
+
+export interface AgentOptions {
+  /** Enclave name; names the shared region (/dev/shm/syrup.NAME) and the BPF pins. Default 'syrup'. */
+  name: string;
+  /** Cpus the policy schedules. Required. */
+  cpus: number[];
+  /** Cpu the agent spins on; must not be in cpus. Default: the first online cpu outside cpus. */
+  agentCpu: number;
+  /** Policy name from policies/registry.ts, or a path to a .ts/.js file. Default 'fifo'. */
+  policy: string;
+  /** Options handed to the policy's constructor. Default {}. */
+  policyOptions: Record<string, unknown>;
+  /** Period of the stats log line, ms; 0 disables. Default 1000. */
+  statsIntervalMs: number;
+  /** Longest spin burst before yielding to the event loop (signals, logs), ms. Default 2. */
+  yieldEveryMs: number;
+  /** Task slots in the enclave (1..4096). Default 4096. */
+  maxTasks: number;
+  /** Real-time signal used for preemption. Default 40 (SIGRTMIN+6 with glibc). */
+  preemptSigno: number;
+  /** File mode of the region and pinned maps: who may register. Default 0o600 (the agent's user). */
+  regionMode: number;
+  /** How long a latched successor waits for a victim that ignores preemption, ms. Default 20. */
+  latchTimeoutMs: number;
+  /** How long a task's out-of-order message waits for the gap to fill, ms. Default 5. */
+  reorderTimeoutMs: number;
+  /** What a policy exception does: 'exit' detaches every thread and exits; 'continue' logs and carries on. Default 'exit'. */
+  policyErrors: 'exit' | 'continue';
+}
+
+export const DEFAULTS: Omit<AgentOptions, 'cpus' | 'agentCpu'> = {
+  name: 'syrup',
+  policy: 'fifo',
+  policyOptions: {},
+  statsIntervalMs: 1000,
+  yieldEveryMs: 2,
+  maxTasks: MAX_TASKS,
+  preemptSigno: 40,
+  regionMode: 0o600,
+  latchTimeoutMs: 20,
+  reorderTimeoutMs: 5,
+  policyErrors: 'exit',
+};
+
+function bad(field: string, what: string, got: unknown): never {
+  throw new InputError(`options.${field} must be ${what} (got ${JSON.stringify(got)})`, 'BAD_OPTION');
+}
+
+function int(o: Record<string, unknown>, field: string, lo: number, hi: number): number {
+  const v = o[field];
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < lo || v > hi) bad(field, `an integer in [${lo}, ${hi}]`, v);
+  return v;
+}
+
+function num(o: Record<string, unknown>, field: string, lo: number): number {
+  const v = o[field];
+  if (typeof v !== 'number' || !Number.isFinite(v) || v < lo) bad(field, `a number >= ${lo}`, v);
+  return v;
+}
+
+/** Fill defaults and validate; throws InputError naming the field. */
+export function resolveAgentOptions(input: Partial<AgentOptions> & { cpus: number[] }): AgentOptions {
+  const online = onlineCpus();
+  const o: Record<string, unknown> = { ...DEFAULTS, ...input };
+  const cpus = o.cpus;
+  if (!Array.isArray(cpus) || cpus.length === 0) bad('cpus', 'a non-empty list of cpus', cpus);
+  for (const c of cpus as unknown[]) {
+    if (typeof c !== 'number' || !online.includes(c)) bad('cpus', `online cpus (${online.join(',')})`, cpus);
+  }
+  if (new Set(cpus as number[]).size !== (cpus as number[]).length) bad('cpus', 'a list without duplicates', cpus);
+  if (o.agentCpu === undefined) {
+    const free = online.find((c) => !(cpus as number[]).includes(c));
+    if (free === undefined) {
+      throw new InputError(`options.agentCpu: every online cpu is in the enclave; leave one for the agent`, 'BAD_OPTION');
+    }
+    o.agentCpu = free;
+  }
+  const agentCpu = int(o, 'agentCpu', 0, 1 << 16);
+  if (!online.includes(agentCpu)) bad('agentCpu', `an online cpu (${online.join(',')})`, agentCpu);
+  if ((cpus as number[]).includes(agentCpu)) {
+    throw new InputError(`options.agentCpu (${agentCpu}) must not be one of the enclave cpus`, 'BAD_OPTION');
+  }
+  if (typeof o.name !== 'string' || !/^[A-Za-z0-9_-][A-Za-z0-9_.-]{0,46}$/.test(o.name)) {
+    bad('name', '1-47 characters of [A-Za-z0-9_.-], not starting with a dot', o.name);
+  }
+  if (typeof o.policy !== 'string' || o.policy === '') bad('policy', 'a policy name or file path', o.policy);
+  if (typeof o.policyOptions !== 'object' || o.policyOptions === null) bad('policyOptions', 'an object', o.policyOptions);
+  num(o, 'statsIntervalMs', 0);
+  if (num(o, 'yieldEveryMs', 0) === 0) bad('yieldEveryMs', 'a number > 0', o.yieldEveryMs);
+  int(o, 'maxTasks', 1, MAX_TASKS);
+  int(o, 'preemptSigno', 34, 64);
+  int(o, 'regionMode', 0, 0o777);
+  num(o, 'latchTimeoutMs', 0);
+  num(o, 'reorderTimeoutMs', 0);
+  if (o.policyErrors !== 'exit' && o.policyErrors !== 'continue') bad('policyErrors', "'exit' or 'continue'", o.policyErrors);
+  return { ...(o as unknown as AgentOptions), cpus: [...(cpus as number[])].sort((a, b) => a - b) };
+}

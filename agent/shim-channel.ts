@@ -1,0 +1,115 @@
+// shim-channel.ts: the real Channel: messages, commits and status words through the kernel shim.
+import { CPU, KFlag, KSTAT, MSG, PreemptKind, REGION, TASK, TXN_REQ } from './abi.ts';
+import type { Channel, ParkKind } from './channel.ts';
+import type { Message } from './message.ts';
+import { native, type AgentHandle } from './native.ts';
+import type { Task, TaskHints } from './task.ts';
+import type { Txn } from './txn.ts';
+
+const DRAIN_CAP = 4096;
+const TXN_CAP = 256;
+const U32 = 4;
+
+/** Read a u64 field as a Number (exact below 2^53) without allocating a BigInt. */
+function u64(view: Uint32Array, byteOff: number): number {
+  const i = byteOff / U32;
+  return view[i] + view[i + 1] * 4294967296;
+}
+
+export class ShimChannel implements Channel {
+  readonly cpus: readonly number[];
+  private readonly msgBuf = new Uint8Array(DRAIN_CAP * MSG.size);
+  private readonly msg32 = new Uint32Array(this.msgBuf.buffer);
+  private readonly msgI32 = new Int32Array(this.msgBuf.buffer);
+  private readonly txnBuf = new Int32Array((TXN_CAP * TXN_REQ.size) / U32);
+  private readonly region: Uint32Array;
+  private readonly kstat: Uint32Array;
+
+  constructor(private readonly handle: AgentHandle, cpus: readonly number[]) {
+    this.cpus = cpus;
+    const v = native.agentRegion(handle);
+    this.region = new Uint32Array(v.region);
+    this.kstat = new Uint32Array(v.kstat);
+  }
+
+  nowNs(): number {
+    return native.nowNs();
+  }
+
+  drain(out: Message[]): void {
+    out.length = 0;
+    const n = native.agentDrain(this.handle, this.msgBuf);
+    const w = MSG.size / U32;
+    for (let i = 0; i < n; i++) {
+      const b = i * w;
+      const head = this.msg32[b];
+      out.push({
+        type: head & 0xffff,
+        src: head >>> 16,
+        slot: this.msg32[b + 1],
+        tid: this.msg32[b + 2],
+        seq: this.msg32[b + 3],
+        cpu: this.msgI32[b + 4],
+        arg: this.msg32[b + 5],
+        tsNs: this.msg32[b + 6] + this.msg32[b + 7] * 4294967296,
+      });
+    }
+  }
+
+  commit(txns: Txn[]): void {
+    for (let start = 0; start < txns.length; start += TXN_CAP) {
+      const n = Math.min(TXN_CAP, txns.length - start);
+      const w = TXN_REQ.size / U32;
+      for (let i = 0; i < n; i++) {
+        const t = txns[start + i];
+        this.txnBuf[i * w] = t.task.slot;
+        this.txnBuf[i * w + 1] = t.cpu;
+        this.txnBuf[i * w + 2] = t.barrier | 0;
+        this.txnBuf[i * w + 3] = 0;
+      }
+      native.agentCommit(this.handle, this.txnBuf, n);
+      for (let i = 0; i < n; i++) txns[start + i].result = this.txnBuf[i * w + 3];
+    }
+  }
+
+  requestPark(task: Task, kind: ParkKind): void {
+    native.agentRequestPark(this.handle, task.slot, kind === 'preempt' ? PreemptKind.YIELD : PreemptKind.SILENT);
+  }
+
+  readHints(task: Task & TaskHints): void {
+    const base = REGION.fields.tasks + task.slot * TASK.size;
+    task.qos = this.region[(base + TASK.fields.qos) / U32];
+    task.group = this.region[(base + TASK.fields.group) / U32];
+    task.hintNs = u64(this.region, base + TASK.fields.hint);
+    task.deadlineNs = u64(this.region, base + TASK.fields.deadline_ns);
+  }
+
+  runtimeNs(task: Task): number {
+    const base = task.slot * KSTAT.size;
+    let rt = u64(this.kstat, base + KSTAT.fields.runtime_ns);
+    if (this.kstat[(base + KSTAT.fields.flags) / U32] & KFlag.ONCPU) {
+      const since = u64(this.kstat, base + KSTAT.fields.switch_ns);
+      const now = native.nowNs();
+      if (now > since) rt += now - since;
+    }
+    return rt;
+  }
+
+  switchInNs(task: Task): number {
+    return u64(this.kstat, task.slot * KSTAT.size + KSTAT.fields.switch_ns);
+  }
+
+  releaseTask(task: Task): void {
+    native.agentReleaseSlot(this.handle, task.slot);
+  }
+
+  heartbeat(nowNs: number): void {
+    native.agentHeartbeat(this.handle, nowNs);
+  }
+
+  /** Occupancy of an enclave cpu as the shim sees it (slot+1 of holder and latched successor). */
+  cpuOccupancy(cpu: number): { cur: number; next: number } {
+    const base = (REGION.fields.cpus + cpu * CPU.size) / U32;
+    return { cur: this.region[base + CPU.fields.cur / U32], next: this.region[base + CPU.fields.next / U32] };
+  }
+}

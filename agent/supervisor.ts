@@ -1,0 +1,85 @@
+// supervisor.ts: runs one agent end to end: affinity, enclave, loop, signals, and a clean hand-back on any exit.
+import fs from 'node:fs';
+import type { Logger } from 'pino';
+import { Agent, PolicyError } from './agent.ts';
+import { AgentEnclave } from './enclave.ts';
+import { native } from './native.ts';
+import type { AgentOptions } from './options.ts';
+import type { Policy } from './policy.ts';
+import { formatCpuList, onlineCpus } from './topology.ts';
+
+/**
+ * Keep every thread of this process off the enclave cpus (Node's GC and
+ * libuv helpers would otherwise compete with the threads the policy places),
+ * and pin the calling (agent) thread to its own cpu.
+ */
+function placeAgentThreads(o: AgentOptions): void {
+  const outside = onlineCpus().filter((c) => !o.cpus.includes(c));
+  for (const tid of fs.readdirSync('/proc/self/task')) {
+    try {
+      native.setAffinity(Number(tid), outside);
+    } catch {
+      // a helper thread that exited meanwhile
+    }
+  }
+  native.pinThread(o.agentCpu);
+}
+
+export interface RunResult {
+  exitCode: number;
+  agent: Agent;
+}
+
+/**
+ * Open the enclave and run the policy until SIGINT/SIGTERM or stop(). Every
+ * way out (signal, policy exception, any error) closes the enclave, which
+ * hands every registered thread back to the Linux scheduler.
+ */
+export async function runAgent(
+  o: AgentOptions,
+  policy: Policy,
+  log: Logger,
+  onReady?: (agent: Agent) => void,
+): Promise<RunResult> {
+  placeAgentThreads(o);
+  const enclave = AgentEnclave.open(o);
+  let agent: Agent;
+  try {
+    agent = new Agent(enclave.channel, policy, {
+      name: o.name,
+      statsIntervalMs: o.statsIntervalMs,
+      yieldEveryMs: o.yieldEveryMs,
+      policyErrors: o.policyErrors,
+    }, log);
+  } catch (err) {
+    enclave.close();
+    throw err;
+  }
+  const stop = () => agent.stop();
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
+  log.info(
+    { enclave: o.name, cpus: formatCpuList(o.cpus), agentCpu: o.agentCpu, policy: policy.name, pid: process.pid },
+    'agent ready',
+  );
+  onReady?.(agent);
+  let exitCode = 0;
+  try {
+    await agent.run();
+  } catch (err) {
+    if (err instanceof PolicyError) {
+      log.error({ err: err.cause, where: err.where }, `policy '${policy.name}' threw in ${err.where}; handing every thread back to Linux`);
+      exitCode = 3;
+    } else {
+      log.error({ err }, 'agent loop failed; handing every thread back to Linux');
+      exitCode = 1;
+    }
+  } finally {
+    process.off('SIGINT', stop);
+    process.off('SIGTERM', stop);
+    agent.logStats();
+    log.info({ shim: enclave.counters(), tasks: agent.tasks.size }, 'agent stopped');
+    enclave.close();
+  }
+  return { exitCode, agent };
+}

@@ -1,0 +1,167 @@
+// index.ts: the client library a service uses to put its threads under an enclave's policy.
+import { REGION, TASK } from '../agent/abi.ts';
+import { native, type ClientHandle } from '../agent/native.ts';
+
+const U32 = 4;
+
+export interface RegisterOptions {
+  /** QoS class, 0 = highest (Shinjuku). Default 0. */
+  qos?: number;
+  /** CPU-rate group id, 0 = none. Default 0. */
+  group?: number;
+}
+
+function checkU32(field: string, v: unknown): number {
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > 0xffffffff) {
+    throw Object.assign(new Error(`${field} must be an unsigned 32-bit integer (got ${JSON.stringify(v)})`), {
+      code: 'BAD_ARGUMENT',
+    });
+  }
+  return v;
+}
+
+function checkNs(field: string, v: unknown): number {
+  if (typeof v !== 'number' || !Number.isFinite(v) || v < 0 || v > Number.MAX_SAFE_INTEGER) {
+    throw Object.assign(new Error(`${field} must be a non-negative number of ns (got ${JSON.stringify(v)})`), {
+      code: 'BAD_ARGUMENT',
+    });
+  }
+  return Math.floor(v);
+}
+
+/** An enclave as a service sees it: register threads, wake them, set their hints. */
+export class Enclave {
+  private readonly words: Uint32Array;
+
+  /** @internal use attach() */
+  constructor(readonly name: string, private readonly handle: ClientHandle) {
+    this.words = new Uint32Array(native.clientRegion(handle).region);
+  }
+
+  /**
+   * Register the calling thread (main thread or a worker_thread). Blocks until
+   * the policy first places it; from then on it runs only where and when the
+   * policy says. If the agent is gone it returns at once and the thread runs
+   * under Linux.
+   */
+  register(opts: RegisterOptions = {}): SyrupTask {
+    const qos = checkU32('qos', opts.qos ?? 0);
+    const group = checkU32('group', opts.group ?? 0);
+    const slot = native.clientRegister(this.handle, qos, group);
+    return new SyrupTask(this, this.handle, slot, native.gettid());
+  }
+
+  /**
+   * Make a parked task runnable (posts TASK_WAKEUP); if it has not parked yet
+   * its next park() returns at once. Set its hints first: the agent reads
+   * them when it handles the wakeup.
+   */
+  wake(slot: number): void {
+    native.clientWake(this.handle, checkU32('slot', slot));
+  }
+
+  /** Expected runtime of the task's next request (SJF), in ns. */
+  setHint(slot: number, ns: number): void {
+    this.writeU64(slot, TASK.fields.hint, checkNs('hint', ns));
+  }
+
+  /** Absolute CLOCK_MONOTONIC deadline of the task's next request (EDF), in ns. */
+  setDeadline(slot: number, absNs: number): void {
+    this.writeU64(slot, TASK.fields.deadline_ns, checkNs('deadline', absNs));
+  }
+
+  setQos(slot: number, qos: number): void {
+    this.words[this.index(slot, TASK.fields.qos)] = checkU32('qos', qos);
+  }
+
+  setGroup(slot: number, group: number): void {
+    this.words[this.index(slot, TASK.fields.group)] = checkU32('group', group);
+  }
+
+  /** True once the agent is gone: threads run under Linux and park()/wake() are a plain handshake. */
+  get detached(): boolean {
+    return native.clientDetached(this.handle);
+  }
+
+  /** @internal */
+  preemptWord(slot: number): number {
+    return this.words[this.index(slot, TASK.fields.preempt)];
+  }
+
+  private index(slot: number, field: number): number {
+    checkU32('slot', slot);
+    return (REGION.fields.tasks + slot * TASK.size + field) / U32;
+  }
+
+  private writeU64(slot: number, field: number, v: number): void {
+    const i = this.index(slot, field);
+    this.words[i] = v % 4294967296;
+    this.words[i + 1] = Math.floor(v / 4294967296);
+  }
+}
+
+/** A registered thread. Its methods must be called from that thread. */
+export class SyrupTask {
+  /** @internal use Enclave.register() */
+  constructor(
+    readonly enclave: Enclave,
+    private readonly handle: ClientHandle,
+    readonly slot: number,
+    readonly tid: number,
+  ) {}
+
+  /** Block until another thread wakes this one and the policy places it (TASK_BLOCKED). */
+  park(): void {
+    native.clientPark(this.handle);
+  }
+
+  /** Give up the cpu but stay runnable (TASK_YIELD); returns when placed again. */
+  yield(): void {
+    native.clientYield(this.handle);
+  }
+
+  /**
+   * Cooperative preemption point: a load of this task's preempt word, and a
+   * park only if the agent asked for the cpu back. Call it every few tens of
+   * microseconds in long request code to be preempted without a signal.
+   * Returns true if it parked.
+   */
+  checkpoint(): boolean {
+    if (this.enclave.preemptWord(this.slot) === 0) return false;
+    return native.clientCheckpoint(this.handle) === 1;
+  }
+
+  setHint(ns: number): void {
+    this.enclave.setHint(this.slot, ns);
+  }
+
+  setDeadline(absNs: number): void {
+    this.enclave.setDeadline(this.slot, absNs);
+  }
+
+  setQos(qos: number): void {
+    this.enclave.setQos(this.slot, qos);
+  }
+
+  setGroup(group: number): void {
+    this.enclave.setGroup(this.slot, group);
+  }
+
+  /** Leave the enclave (TASK_DEPARTED): the thread runs under Linux again with its original affinity. */
+  unregister(): void {
+    native.clientUnregister(this.handle);
+  }
+}
+
+/** Attach to an enclave by name. Throws with .code NO_ENCLAVE / NO_AGENT / ABI_MISMATCH / PERMISSION_DENIED. */
+export function attach(name: string): Enclave {
+  if (typeof name !== 'string' || name === '') {
+    throw Object.assign(new Error('enclave name must be a non-empty string'), { code: 'BAD_ARGUMENT' });
+  }
+  return new Enclave(name, native.clientAttach(name));
+}
+
+/** CLOCK_MONOTONIC in ns, the clock of deadlines and message timestamps. */
+export function nowNs(): number {
+  return native.nowNs();
+}

@@ -1,0 +1,108 @@
+/* placement.c: the run-word and cpu-occupancy protocol that both the agent and client threads follow. */
+#include "shim.h"
+
+/*
+ * A cpu's occupancy is the pair {cur, next} (slot+1, 0 = none), adjacent u32s
+ * in struct syr_cpu updated together with one 64-bit CAS: the agent latches a
+ * successor into next while cur still runs, and whoever makes cur leave (the
+ * thread itself, or the agent for a thread that blocked in the kernel or
+ * died) moves next into cur in the same CAS. Updating the pair atomically is
+ * what closes the race where a successor is latched just as cur leaves and
+ * would otherwise wait on an idle cpu forever.
+ */
+static inline uint64_t *occ_word(struct syr_cpu *c)
+{
+	_Static_assert(__builtin_offsetof(struct syr_cpu, next) == __builtin_offsetof(struct syr_cpu, cur) + 4,
+		       "cur/next must be adjacent");
+	return (uint64_t *)&c->cur;
+}
+static inline uint32_t occ_cur(uint64_t v) { return (uint32_t)v; }
+static inline uint32_t occ_next(uint64_t v) { return (uint32_t)(v >> 32); }
+static inline uint64_t occ_make(uint32_t cur, uint32_t next) { return (uint64_t)cur | ((uint64_t)next << 32); }
+
+void syr_release(struct syr_region *r, uint32_t slot)
+{
+	struct syr_task *t = &r->tasks[slot];
+	/* Clear the park request first: a handler that read it will then fail its run-word CAS. */
+	__atomic_store_n(&t->preempt, 0, __ATOMIC_SEQ_CST);
+	uint32_t old = __atomic_load_n(&t->run, __ATOMIC_SEQ_CST);
+	uint32_t nw;
+	do {
+		if (syr_run_state(old) == SYR_RUN_DETACHED)
+			return;
+		nw = ((syr_run_gen(old) + 1) << SYR_RUN_GEN_SHIFT) | SYR_RUN_RUN;
+	} while (!__atomic_compare_exchange_n(&t->run, &old, nw, false, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST));
+	/* Fast path: a thread still spinning (or running) needs no syscall. */
+	if (syr_run_state(old) == SYR_RUN_WAIT_SLEEPING)
+		syr_futex_wake(&t->run, 1);
+}
+
+uint32_t syr_leave_cpu(struct syr_region *r, uint32_t slot, int cpu)
+{
+	if (cpu < 0 || cpu >= SYR_MAX_CPUS)
+		return 0;
+	uint64_t *w = occ_word(&r->cpus[cpu]);
+	uint64_t old = __atomic_load_n(w, __ATOMIC_SEQ_CST);
+	for (;;) {
+		if (occ_cur(old) != slot + 1)
+			return 0; /* not ours (already handed over, or never placed here) */
+		uint32_t nx = occ_next(old);
+		if (__atomic_compare_exchange_n(w, &old, occ_make(nx, 0), false, __ATOMIC_SEQ_CST,
+						__ATOMIC_SEQ_CST)) {
+			if (nx) {
+				r->tasks[nx - 1].cpu = cpu;
+				syr_release(r, nx - 1);
+			}
+			return nx;
+		}
+	}
+}
+
+/* Agent side: claim cpu for slot. 0 = placed on an idle cpu, 1 = latched behind holder *victim, <0 = busy. */
+int syr_occupy(struct syr_region *r, uint32_t slot, int cpu, uint32_t *victim)
+{
+	uint64_t *w = occ_word(&r->cpus[cpu]);
+	uint64_t old = __atomic_load_n(w, __ATOMIC_SEQ_CST);
+	for (;;) {
+		if (occ_next(old) != 0)
+			return -1;
+		if (occ_cur(old) == 0) {
+			if (__atomic_compare_exchange_n(w, &old, occ_make(slot + 1, 0), false, __ATOMIC_SEQ_CST,
+							__ATOMIC_SEQ_CST))
+				return 0;
+		} else {
+			if (__atomic_compare_exchange_n(w, &old, occ_make(occ_cur(old), slot + 1), false,
+							__ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST)) {
+				*victim = occ_cur(old) - 1;
+				return 1;
+			}
+		}
+	}
+}
+
+/* Agent side: is slot holding or latched on cpu? */
+bool syr_holds(struct syr_region *r, uint32_t slot, int cpu)
+{
+	if (cpu < 0 || cpu >= SYR_MAX_CPUS)
+		return false;
+	uint64_t v = __atomic_load_n(occ_word(&r->cpus[cpu]), __ATOMIC_SEQ_CST);
+	return occ_cur(v) == slot + 1 || occ_next(v) == slot + 1;
+}
+
+/* Agent side: a latched successor waited too long for its victim; give it the cpu anyway. */
+uint32_t syr_force_handoff(struct syr_region *r, int cpu)
+{
+	uint64_t *w = occ_word(&r->cpus[cpu]);
+	uint64_t old = __atomic_load_n(w, __ATOMIC_SEQ_CST);
+	for (;;) {
+		uint32_t nx = occ_next(old);
+		if (!nx)
+			return 0;
+		if (__atomic_compare_exchange_n(w, &old, occ_make(nx, 0), false, __ATOMIC_SEQ_CST,
+						__ATOMIC_SEQ_CST)) {
+			r->tasks[nx - 1].cpu = cpu;
+			syr_release(r, nx - 1);
+			return nx;
+		}
+	}
+}

@@ -1,0 +1,245 @@
+/* region.c: naming, mapping and the low-level primitives (futex, clock, lock, client ring) of an enclave region. */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/futex.h>
+#include <linux/magic.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+#include "shim.h"
+
+const char *syr_strerror(int err)
+{
+	switch (err) {
+	case SYR_E_NAME: return "enclave name must be 1-47 characters of [A-Za-z0-9_.-]";
+	case SYR_E_NOENCLAVE: return "no such enclave (is its agent running?)";
+	case SYR_E_ABI: return "enclave ABI version differs from this library's";
+	case SYR_E_AGENT_ALIVE: return "the enclave already has a live agent";
+	case SYR_E_NOAGENT: return "the enclave has no live agent";
+	case SYR_E_FULL: return "no free task slot in the enclave";
+	case SYR_E_NOTREG: return "the calling thread is not registered with the enclave";
+	case SYR_E_REGISTERED: return "the calling thread is already registered";
+	case SYR_E_BPF: return "loading or attaching the BPF programs failed";
+	case SYR_E_NOTOWNER: return "that task slot belongs to another thread";
+	case SYR_E_OVERLAP: return "cpus overlap another live enclave";
+	default: return err < 0 ? strerror(-err) : "ok";
+	}
+}
+
+const char *syr_errcode(int err)
+{
+	switch (err) {
+	case SYR_E_NAME: return "BAD_ENCLAVE_NAME";
+	case SYR_E_NOENCLAVE: return "NO_ENCLAVE";
+	case SYR_E_ABI: return "ABI_MISMATCH";
+	case SYR_E_AGENT_ALIVE: return "AGENT_ALIVE";
+	case SYR_E_NOAGENT: return "NO_AGENT";
+	case SYR_E_FULL: return "ENCLAVE_FULL";
+	case SYR_E_NOTREG: return "NOT_REGISTERED";
+	case SYR_E_REGISTERED: return "ALREADY_REGISTERED";
+	case SYR_E_BPF: return "BPF_FAILED";
+	case SYR_E_NOTOWNER: return "NOT_OWNER";
+	case SYR_E_OVERLAP: return "CPU_OVERLAP";
+	case -EPERM: case -EACCES: return "PERMISSION_DENIED";
+	default: return "SYSTEM_ERROR";
+	}
+}
+
+uint64_t syr_now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* Shared (not PRIVATE) futexes: waiter and waker are in different processes. */
+int syr_futex_wait(uint32_t *addr, uint32_t val)
+{
+	return syscall(SYS_futex, addr, FUTEX_WAIT, val, NULL, NULL, 0);
+}
+
+int syr_futex_wake(uint32_t *addr, int n)
+{
+	return syscall(SYS_futex, addr, FUTEX_WAKE, n, NULL, NULL, 0);
+}
+
+bool syr_name_ok(const char *name)
+{
+	size_t n = strlen(name);
+	if (n == 0 || n >= SYR_NAME_MAX)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		char c = name[i];
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+		      c == '-' || c == '.'))
+			return false;
+	}
+	return name[0] != '.';
+}
+
+void syr_region_path(const char *name, char *out, size_t n)
+{
+	snprintf(out, n, "/syrup.%s", name);
+}
+
+void syr_pin_dir(const char *name, char *out, size_t n)
+{
+	snprintf(out, n, "/sys/fs/bpf/syrup/%s", name);
+}
+
+int syr_ensure_bpffs(void)
+{
+	struct statfs sf;
+	if (statfs("/sys/fs/bpf", &sf) == 0 && sf.f_type == BPF_FS_MAGIC)
+		return 0;
+	mkdir("/sys/fs/bpf", 0755);
+	if (mount("bpf", "/sys/fs/bpf", "bpf", 0, "mode=0755") != 0)
+		return -errno;
+	return 0;
+}
+
+size_t syr_kstat_len(void)
+{
+	size_t pg = (size_t)sysconf(_SC_PAGESIZE);
+	size_t len = sizeof(struct syr_kstat) * SYR_MAX_TASKS;
+	return (len + pg - 1) / pg * pg;
+}
+
+int syr_map_open(struct syr_map *m, const char *name)
+{
+	char path[128];
+	memset(m, 0, sizeof(*m));
+	m->shm_fd = m->kstat_fd = -1;
+	if (!syr_name_ok(name))
+		return SYR_E_NAME;
+	snprintf(m->name, sizeof(m->name), "%s", name);
+	syr_region_path(name, path, sizeof(path));
+	m->shm_fd = shm_open(path, O_RDWR | O_CLOEXEC, 0);
+	if (m->shm_fd < 0)
+		return errno == ENOENT ? SYR_E_NOENCLAVE : -errno;
+	struct stat st;
+	if (fstat(m->shm_fd, &st) != 0 || (size_t)st.st_size < sizeof(struct syr_region)) {
+		syr_map_close(m);
+		return SYR_E_NOENCLAVE;
+	}
+	m->r = mmap(NULL, sizeof(struct syr_region), PROT_READ | PROT_WRITE, MAP_SHARED, m->shm_fd, 0);
+	if (m->r == MAP_FAILED) {
+		m->r = NULL;
+		int e = -errno;
+		syr_map_close(m);
+		return e;
+	}
+	if (m->r->hdr.magic != SYR_MAGIC) {
+		syr_map_close(m);
+		return SYR_E_NOENCLAVE;
+	}
+	if (m->r->hdr.abi_version != SYR_ABI_VERSION) {
+		syr_map_close(m);
+		return SYR_E_ABI;
+	}
+	char pin[160];
+	syr_pin_dir(name, path, sizeof(path));
+	snprintf(pin, sizeof(pin), "%s/kstat", path);
+	m->kstat_fd = bpf_obj_get(pin);
+	if (m->kstat_fd < 0) {
+		int e = errno;
+		syr_map_close(m);
+		return e == ENOENT ? SYR_E_NOENCLAVE : -e;
+	}
+	m->ks_len = syr_kstat_len();
+	m->ks = mmap(NULL, m->ks_len, PROT_READ | PROT_WRITE, MAP_SHARED, m->kstat_fd, 0);
+	if (m->ks == MAP_FAILED) {
+		m->ks = NULL;
+		int e = -errno;
+		syr_map_close(m);
+		return e;
+	}
+	return 0;
+}
+
+void syr_map_close(struct syr_map *m)
+{
+	if (m->ks)
+		munmap(m->ks, m->ks_len);
+	if (m->r)
+		munmap(m->r, sizeof(struct syr_region));
+	if (m->kstat_fd >= 0)
+		close(m->kstat_fd);
+	if (m->shm_fd >= 0)
+		close(m->shm_fd);
+	m->ks = NULL;
+	m->r = NULL;
+	m->kstat_fd = m->shm_fd = -1;
+}
+
+void syr_lock(uint32_t *l)
+{
+	int spins = 0;
+	while (__atomic_exchange_n(l, 1, __ATOMIC_ACQUIRE)) {
+		/* Holders only hold it for a few stores; yield if one got descheduled. */
+		if (++spins > 100)
+			sched_yield();
+		else
+			__builtin_ia32_pause();
+	}
+}
+
+void syr_unlock(uint32_t *l)
+{
+	__atomic_store_n(l, 0, __ATOMIC_RELEASE);
+}
+
+int syr_set_affinity_one(pid_t tid, int cpu)
+{
+	cpu_set_t set;
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	return sched_setaffinity(tid, sizeof(set), &set) == 0 ? 0 : -errno;
+}
+
+/*
+ * Client ring: Vyukov's bounded MPSC queue. A producer claims a cell by CAS on
+ * tail, fills it, then publishes it by storing seq = pos + 1 (release); the
+ * agent consumes cells strictly in order. The seqnum is taken from the task's
+ * barrier *after* the cell is claimed, so a full ring loses the event without
+ * leaving a gap in the task's seqnums.
+ */
+int syr_cring_post(struct syr_map *m, uint32_t slot, uint16_t type, uint16_t src, int cpu, uint32_t arg)
+{
+	struct syr_cring *q = &m->r->cring;
+	uint32_t pos = __atomic_load_n(&q->tail, __ATOMIC_RELAXED);
+	struct syr_cring_cell *cell;
+	for (;;) {
+		cell = &q->cells[pos & (SYR_CRING_SLOTS - 1)];
+		uint32_t seq = __atomic_load_n(&cell->seq, __ATOMIC_ACQUIRE);
+		int32_t dif = (int32_t)(seq - pos);
+		if (dif == 0) {
+			if (__atomic_compare_exchange_n(&q->tail, &pos, pos + 1, true, __ATOMIC_RELAXED,
+							__ATOMIC_RELAXED))
+				break;
+		} else if (dif < 0) {
+			__atomic_fetch_add(&m->r->hdr.cring_drops, 1, __ATOMIC_RELAXED);
+			return -ENOSPC;
+		} else {
+			pos = __atomic_load_n(&q->tail, __ATOMIC_RELAXED);
+		}
+	}
+	struct syr_kstat *ks = &m->ks[slot];
+	cell->msg.type = type;
+	cell->msg.src = src;
+	cell->msg.slot = slot;
+	cell->msg.tid = m->r->tasks[slot].tid;
+	cell->msg.seq = __atomic_add_fetch(&ks->barrier, 1, __ATOMIC_SEQ_CST);
+	cell->msg.cpu = cpu;
+	cell->msg.arg = arg;
+	cell->msg.ts_ns = syr_now_ns();
+	__atomic_store_n(&cell->seq, pos + 1, __ATOMIC_RELEASE);
+	return 0;
+}

@@ -1,0 +1,115 @@
+/* shim.h: the user-space half of the kernel shim: region mapping, placement, client and agent primitives. */
+#ifndef SYRUP_SHIM_H
+#define SYRUP_SHIM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sched.h>
+#include "syrup_abi.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Errors are negative; syr_strerror() names them. errno-style values are -errno. */
+enum syr_err {
+	SYR_E_NAME = -1000,       /* bad enclave name */
+	SYR_E_NOENCLAVE = -1001,  /* no region / no pinned maps for that name */
+	SYR_E_ABI = -1002,        /* region ABI version differs from ours */
+	SYR_E_AGENT_ALIVE = -1003,/* another agent holds the enclave */
+	SYR_E_NOAGENT = -1004,    /* the enclave has no live agent */
+	SYR_E_FULL = -1005,       /* no free task slot */
+	SYR_E_NOTREG = -1006,     /* calling thread is not registered */
+	SYR_E_REGISTERED = -1007, /* calling thread is already registered */
+	SYR_E_BPF = -1008,        /* loading/attaching BPF failed */
+	SYR_E_NOTOWNER = -1009,   /* the slot belongs to another thread */
+	SYR_E_OVERLAP = -1010,    /* cpus overlap another live enclave */
+};
+const char *syr_strerror(int err);
+const char *syr_errcode(int err); /* stable string code for JS .code */
+
+uint64_t syr_now_ns(void);
+int syr_futex_wait(uint32_t *addr, uint32_t val);
+int syr_futex_wake(uint32_t *addr, int n);
+bool syr_name_ok(const char *name);
+void syr_region_path(const char *name, char *out, size_t n);   /* "/syrup.<name>" for shm_open */
+void syr_pin_dir(const char *name, char *out, size_t n);       /* /sys/fs/bpf/syrup/<name> */
+int syr_ensure_bpffs(void);
+
+/* A mapping of one enclave in this process. */
+struct syr_map {
+	char name[SYR_NAME_MAX];
+	int shm_fd;
+	struct syr_region *r;
+	int kstat_fd;
+	struct syr_kstat *ks;
+	size_t ks_len;
+};
+int syr_map_open(struct syr_map *m, const char *name); /* existing enclave (clients) */
+void syr_map_close(struct syr_map *m);
+size_t syr_kstat_len(void);
+
+/* ---- placement: shared by agent and clients ---- */
+static inline uint32_t syr_run_gen(uint32_t run) { return run >> SYR_RUN_GEN_SHIFT; }
+static inline uint32_t syr_run_state(uint32_t run) { return run & SYR_RUN_STATE_MASK; }
+/* Let the task run: bump its placement gen, clear any park request, wake it if it sleeps. */
+void syr_release(struct syr_region *r, uint32_t slot);
+/* Task `slot` gives up `cpu`: hand it to the latched successor, or mark it idle. Returns the successor slot+1 or 0. */
+uint32_t syr_leave_cpu(struct syr_region *r, uint32_t slot, int cpu);
+/* Agent side: claim cpu for slot: 0 = idle cpu taken, 1 = latched behind *victim, -1 = a successor is already latched. */
+int syr_occupy(struct syr_region *r, uint32_t slot, int cpu, uint32_t *victim);
+bool syr_holds(struct syr_region *r, uint32_t slot, int cpu);
+uint32_t syr_force_handoff(struct syr_region *r, int cpu);
+/* Post a message from user space through the client ring (seq taken from the task's barrier). */
+int syr_cring_post(struct syr_map *m, uint32_t slot, uint16_t type, uint16_t src, int cpu, uint32_t arg);
+void syr_lock(uint32_t *l);
+void syr_unlock(uint32_t *l);
+int syr_set_affinity_one(pid_t tid, int cpu);
+
+/* ---- client side (a service's threads) ---- */
+struct syr_client;
+int syr_client_attach(const char *name, struct syr_client **out);   /* refcounted per process and name */
+struct syr_map *syr_client_map(struct syr_client *c);
+int syr_client_register(struct syr_client *c, uint32_t qos, uint32_t group, uint32_t *slot_out);
+int syr_client_park(struct syr_client *c);
+int syr_client_yield(struct syr_client *c);
+int syr_client_wake(struct syr_client *c, uint32_t slot);
+int syr_client_unregister(struct syr_client *c);
+int syr_client_checkpoint(struct syr_client *c); /* 1 if it parked for a preemption */
+bool syr_client_detached(struct syr_client *c);
+int syr_client_my_slot(void); /* -1 if the calling thread is not registered */
+
+/* ---- agent side ---- */
+struct syr_agent;
+struct syr_agent_opts {
+	const char *name;
+	const int *cpus;
+	int ncpus;
+	int agent_cpu;
+	int preempt_signo;
+	uint32_t max_tasks;
+	uint32_t region_mode; /* file mode of the region and pins, e.g. 0600 */
+	uint64_t latch_timeout_ns;
+	uint64_t reorder_timeout_ns;
+};
+struct syr_agent_counters {
+	uint64_t kernel_msgs, client_msgs, bad_msgs, reordered, seq_gaps, dup_msgs, late_msgs;
+	uint64_t kernel_drops, client_drops, latch_timeouts, signals, affinity_calls;
+};
+int syr_agent_open(const struct syr_agent_opts *o, struct syr_agent **out, char *errbuf, size_t errlen);
+/* Ordered messages into out (capacity cap). Returns count (>=0). */
+int syr_agent_drain(struct syr_agent *a, struct syr_msg *out, int cap);
+void syr_agent_commit(struct syr_agent *a, struct syr_txn_req *txns, int n);
+int syr_agent_request_park(struct syr_agent *a, uint32_t slot, uint32_t kind);
+void syr_agent_release_slot(struct syr_agent *a, uint32_t slot);
+void syr_agent_heartbeat(struct syr_agent *a, uint64_t now);
+struct syr_map *syr_agent_map(struct syr_agent *a);
+void syr_agent_counters(struct syr_agent *a, struct syr_agent_counters *c);
+/* Detach every task (they go on under Linux), drop the pins and the region name. */
+void syr_agent_close(struct syr_agent *a);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
