@@ -1,4 +1,5 @@
 // shim_addon.cc: thin node-addon-api binding over kernel-shim/ (argument checks here, API shape in agent/native.ts).
+#include <dlfcn.h>
 #include <napi.h>
 #include <sched.h>
 #include <sys/syscall.h>
@@ -271,7 +272,18 @@ Napi::Value ClientMySlot(const Napi::CallbackInfo &info) {
 
 }  // namespace
 
+// Node unloads an addon when the last worker thread that loaded it exits. The
+// client side leaves a watchdog thread and a signal handler pointing into this
+// library, so it must never be unmapped: take a RTLD_NODELETE reference once.
+static void PinLibrary() {
+  static bool pinned = false;
+  if (pinned) return;
+  Dl_info info;
+  if (dladdr((void *)&PinLibrary, &info) && info.dli_fname) pinned = dlopen(info.dli_fname, RTLD_NOW | RTLD_NODELETE) != nullptr;
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  PinLibrary();
   exports.Set("pinThread", Napi::Function::New(env, PinThread));
   exports.Set("setAffinity", Napi::Function::New(env, SetAffinity));
   exports.Set("nowNs", Napi::Function::New(env, NowNs));

@@ -1,7 +1,7 @@
 // policy-loader.ts: turns --policy NAME|PATH into a Policy instance, with one-line errors for every way that fails.
 import fs from 'node:fs';
 import path from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { tsImport } from 'tsx/esm/api';
 import { Policy } from './policy.ts';
 import { InputError } from './topology.ts';
 import { createPolicy, policyNames } from '../policies/registry.ts';
@@ -10,9 +10,12 @@ function looksLikePath(spec: string): boolean {
   return spec.includes('/') || /\.(m?[jt]s|cjs)$/.test(spec);
 }
 
+/** The line of an error worth printing; for a compile error, the compiler's diagnostic with its location. */
 function firstLine(err: unknown): string {
   const msg = err instanceof Error ? err.message : String(err);
-  return msg.split('\n').find((l) => l.trim() !== '')?.trim() ?? 'unknown error';
+  const lines = msg.split('\n').map((l) => l.trim()).filter((l) => l !== '');
+  if (/^Transform failed with \d+ error/.test(lines[0] ?? '') && lines[1]) return lines[1];
+  return lines[0] ?? 'unknown error';
 }
 
 function isClass(f: unknown): f is new (o?: Record<string, unknown>) => unknown {
@@ -44,11 +47,18 @@ export async function loadPolicy(spec: string, options: Record<string, unknown> 
   if (!fs.existsSync(file)) throw new InputError(`policy file not found: ${spec}`, 'POLICY_NOT_FOUND');
   let mod: Record<string, unknown>;
   try {
-    mod = (await import(pathToFileURL(file).href)) as Record<string, unknown>;
+    // tsImport compiles TypeScript on the fly and loads the file whatever the
+    // module type of the directory it sits in (a plain import() would treat a
+    // .ts outside an ESM package as CommonJS).
+    mod = (await tsImport(file, import.meta.url)) as Record<string, unknown>;
   } catch (err) {
     throw new InputError(`policy file ${spec} failed to load: ${firstLine(err)}`, 'POLICY_LOAD_FAILED');
   }
-  const candidates = [mod.default, ...Object.values(mod)].filter((v) => v !== undefined);
+  // Under CommonJS interop the real exports hang off `default`.
+  const inner = typeof mod.default === 'object' && mod.default !== null ? (mod.default as Record<string, unknown>) : {};
+  const candidates = [mod.default, inner.default, ...Object.values(mod), ...Object.values(inner)].filter(
+    (v) => v !== undefined && v !== null,
+  );
   const pick =
     candidates.find((c) => isClass(c) && typeof (c as { prototype: Policy }).prototype.schedule === 'function') ??
     candidates.find((c) => typeof c === 'function');

@@ -398,7 +398,7 @@ void syr_agent_counters(struct syr_agent *a, struct syr_agent_counters *c)
 	c->client_drops = a->m.r->hdr.cring_drops;
 }
 
-/* Another live enclave (its lock is held) using any of our cpus? */
+/* Another live enclave (its lock is held) using any of our cpus? Leaked ones are reaped on the way. */
 static int check_overlap(struct syr_agent *a, char *errbuf, size_t errlen)
 {
 	DIR *d = opendir("/dev/shm");
@@ -414,7 +414,20 @@ static int check_overlap(struct syr_agent *a, char *errbuf, size_t errlen)
 		int fd = open(p, O_RDONLY | O_CLOEXEC);
 		if (fd < 0)
 			continue;
-		if (flock(fd, LOCK_SH | LOCK_NB) == 0) { /* no live agent there */
+		if (flock(fd, LOCK_SH | LOCK_NB) == 0) {
+			/* No live agent: a leaked enclave of an agent that was killed. An initialised
+			 * header (magic is stored last, under the creator's lock) means it is not one
+			 * being created right now, so reap its name and pins. */
+			struct syr_hdr h;
+			if (pread(fd, &h, sizeof(h), 0) == (ssize_t)sizeof(h) && h.magic == SYR_MAGIC &&
+			    syr_name_ok(e->d_name + 6)) {
+				char pin[200];
+				snprintf(pin, sizeof(pin), "/sys/fs/bpf/syrup/%s/kstat", e->d_name + 6);
+				unlink(pin);
+				snprintf(pin, sizeof(pin), "/sys/fs/bpf/syrup/%s", e->d_name + 6);
+				rmdir(pin);
+				unlink(p);
+			}
 			close(fd);
 			continue;
 		}

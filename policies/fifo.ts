@@ -37,7 +37,7 @@ export enum FifoState {
 }
 
 export class FifoPolicy extends Policy {
-  readonly name = 'fifo';
+  readonly name: string = 'fifo';
   private readonly state = new Map<Task, FifoState>();
   /** Run queue: a plain array used as a deque; head index avoids O(n) shift. */
   private queue: Task[] = [];

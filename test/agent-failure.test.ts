@@ -1,0 +1,69 @@
+// agent-failure.test.ts: an agent that dies (SIGKILL) or whose policy throws never strands registered threads.
+import t from 'tap';
+import { enclaveName, nextMessage, sleep, startAgent, startWorker } from './helpers/live.ts';
+
+function startBusy(name: string, n: number, workMs: number) {
+  const shared = new SharedArrayBuffer(16);
+  const done: Promise<Record<string, unknown>>[] = [];
+  const registering: Promise<unknown>[] = [];
+  for (let i = 0; i < n; i++) {
+    const w = startWorker('busy-worker.ts', { enclave: name, workMs, shared, index: i });
+    done.push(nextMessage(w, (m) => m.kind === 'done'));
+    registering.push(nextMessage<Record<string, unknown>>(w, (m) => m.kind === 'registering'));
+  }
+  return { done, registering, shared };
+}
+
+t.test('SIGKILL of the agent while threads are parked: every thread completes its work', async (t) => {
+  const name = enclaveName('kill');
+  const agent = await startAgent(['--enclave', 'cpus=0', '--agent-cpu', '1', '--name', name, '--stats-interval', '0']);
+  const { done, registering } = startBusy(name, 4, 300);
+  await Promise.all(registering);
+  await sleep(100); // one thread runs, three are parked waiting for a placement
+  const killedAt = Date.now();
+  agent.proc.kill('SIGKILL');
+  const results = await Promise.all(done);
+  t.comment(`all threads finished ${Date.now() - killedAt} ms after the SIGKILL`);
+  t.equal(results.length, 4, 'every thread completed');
+  t.ok(results.filter((r) => r.detached).length >= 3, 'threads that were parked saw the enclave detach');
+  t.ok(results.every((r) => r.after === r.origAffinity), 'each thread got its original affinity back');
+  const { signal } = await agent.exited;
+  t.equal(signal, 'SIGKILL');
+});
+
+t.test('a policy that throws is reported with its stack and hands every thread back', async (t) => {
+  const name = enclaveName('throw');
+  const agent = await startAgent([
+    '--enclave', 'cpus=0', '--agent-cpu', '1', '--name', name, '--stats-interval', '0',
+    '--policy', 'test/fixtures/throwing-policy.ts',
+  ]);
+  const { done } = startBusy(name, 3, 50);
+  const results = await Promise.all(done);
+  t.equal(results.length, 3, 'every thread completed its work');
+  const { code } = await agent.exited;
+  t.equal(code, 3, 'the agent exits 3');
+  const log = agent.out.join('\n');
+  t.match(log, /policy 'throwing' threw in taskNew/, 'the log names the policy and the callback');
+  t.match(log, /deliberate failure in taskNew/, 'the log has the error message');
+  t.match(log, /throwing-policy\.ts:\d+/, 'the log has the stack into the policy file');
+});
+
+t.test('policyErrors=continue: the agent logs the throw and keeps scheduling', async (t) => {
+  const name = enclaveName('cont');
+  const agent = await startAgent([
+    '--enclave', 'cpus=0', '--agent-cpu', '1', '--name', name, '--stats-interval', '0',
+    '--policy', 'test/fixtures/throwing-policy.ts', '--policy-errors', 'continue',
+  ]);
+  t.teardown(() => agent.stop());
+  const first = startBusy(name, 1, 20);
+  await Promise.all(first.done);
+  const rest = startBusy(name, 2, 20); // the first of these makes taskNew throw
+  const results = await Promise.race([Promise.all(rest.done), sleep(3000).then(() => null)]);
+  t.ok(agent.proc.exitCode === null, 'the agent is still running');
+  t.match(agent.out.join('\n'), /policy threw in taskNew; continuing/);
+  // The thread whose TASK_NEW threw was never queued, so it waits until the agent goes away.
+  t.equal(results, null, 'the lost task stays parked while the agent lives');
+  await agent.stop();
+  const after = await Promise.all(rest.done);
+  t.equal(after.length, 2, 'once the agent stops, every thread completes');
+});

@@ -1,0 +1,230 @@
+// bench-harness.test.ts: the RocksDB-like bench harness without an agent: options, layout, histograms, evaluation, reports, and a tiny Linux baseline run end to end.
+import t, { type Test } from 'tap';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { BEGIN, END, regenerateDocs } from '../bench/docs.ts';
+import { evaluate, meetsSlo, saturation } from '../bench/evaluate.ts';
+import { defaultLoads, runBench } from '../bench/harness.ts';
+import { decodeHistogram, encodeHistogram, newHistogram, recordUs, summarize, type Summary } from '../bench/histogram.ts';
+import { availableCpus, defaultWorkers, planLayout } from '../bench/layout.ts';
+import { BenchOptionError, DEFAULTS, parseArgs, resolveOptions } from '../bench/options.ts';
+import { formatCpuList, parseCpuList } from '../bench/pin.ts';
+import { renderPlot } from '../bench/plot.ts';
+import type { PhaseResult, StageSummaries } from '../bench/protocol.ts';
+import { SCHEMA, type BenchReport, type ConfigResult, type PointResult } from '../bench/results.ts';
+import { renderTables } from '../bench/table.ts';
+
+/** Every tag opened is closed, in order: enough to catch a broken hand-written SVG. */
+function wellFormed(xml: string): boolean {
+  const stack: string[] = [];
+  for (const m of xml.matchAll(/<(\/?)([a-zA-Z][\w-]*)[^>]*?(\/?)>/g)) {
+    const [, close, name, selfClose] = m;
+    if (selfClose) continue;
+    if (close) {
+      if (stack.pop() !== name) return false;
+    } else stack.push(name);
+  }
+  return stack.length === 0;
+}
+
+function expectOptionError(t: Test, argv: string[], field: string): void {
+  let caught: unknown;
+  try {
+    resolveOptions(parseArgs(argv), () => true);
+  } catch (err) {
+    caught = err;
+  }
+  t.ok(caught instanceof BenchOptionError && caught.field === field, `${argv.join(' ')} -> error naming ${field}: ${String(caught)}`);
+}
+
+t.test('options: defaults, --quick, explicit values win, errors name the field', async (t) => {
+  const d = resolveOptions({}, () => true);
+  t.same(d.configs, ['linux', 'fifo', 'shinjuku', 'sjf']);
+  t.equal(d.sloUs, 1000);
+  t.equal(d.duration, 5);
+  t.equal(d.docs, 'docs/benchmarks.md');
+  const q = resolveOptions(parseArgs(['--quick']), (n) => n === 'shinjuku');
+  t.same(q.configs, ['linux', 'fifo', 'shinjuku'], 'quick adds shinjuku when its policy exists');
+  t.equal(q.duration, 2);
+  t.equal(q.docs, '', 'quick leaves the docs alone');
+  t.same(resolveOptions(parseArgs(['--quick']), () => false).configs, ['linux', 'fifo']);
+  const x = resolveOptions(parseArgs(['--quick', '--duration', '3', '--configs', 'linux,./p.ts', '--loads', '500,2k', '--slo-us=500', '--no-progress']), () => true);
+  t.equal(x.duration, 3, 'explicit --duration beats --quick');
+  t.same(x.configs, ['linux', './p.ts']);
+  t.same(x.loads, [500, 2000]);
+  t.equal(x.sloUs, 500);
+  t.equal(x.progress, false);
+  expectOptionError(t, ['--duration', 'abc'], '--duration');
+  expectOptionError(t, ['--duration', '0'], '--duration');
+  expectOptionError(t, ['--loads', '1000,x'], '--loads');
+  expectOptionError(t, ['--range-frac', '1.5'], '--range-frac');
+  expectOptionError(t, ['--workers', '2.5'], '--workers');
+  expectOptionError(t, ['--configs', 'linux,linux'], '--configs');
+  expectOptionError(t, ['--cpus', 'zero'], '--cpus');
+  expectOptionError(t, ['--bogus'], '--bogus');
+  expectOptionError(t, ['--out'], '--out');
+  t.equal(DEFAULTS.rangeFrac, 0.005);
+});
+
+t.test('layout adapts to the cpu count and says what shares', async (t) => {
+  t.throws(() => planLayout([0]), /at least 2 cpus/);
+  const two = planLayout([0, 1]);
+  t.same(two.workerCpus, [0]);
+  t.equal(two.agentCpu, 1);
+  t.equal(two.generatorCpu, 1);
+  t.equal(two.dispatcherCpu, 1);
+  t.ok(two.generatorSleeps && two.dispatcherSleeps, 'threads on a shared cpu sleep');
+  t.ok(two.shared.length > 0 && /shared by the load generator/.test(two.shared[0]));
+  const sixteen = planLayout(parseCpuList('0-15'));
+  t.equal(sixteen.generatorCpu, 0);
+  t.equal(sixteen.dispatcherCpu, 1);
+  t.equal(sixteen.agentCpu, 2);
+  t.equal(formatCpuList(sixteen.workerCpus), '3-15');
+  t.notOk(sixteen.generatorSleeps);
+  t.same(sixteen.shared, []);
+  t.equal(defaultWorkers(two), 50);
+  t.equal(defaultWorkers(sixteen), 200);
+  t.same(parseCpuList('0-2,5'), [0, 1, 2, 5]);
+  t.equal(formatCpuList([5, 0, 1, 2]), '0-2,5');
+  t.same(defaultLoads(10000, true), [200, 1000]);
+});
+
+t.test('histogram percentiles on known data (hdr-histogram-js)', async (t) => {
+  const h = newHistogram();
+  for (let v = 1; v <= 10000; v++) recordUs(h, v);
+  const s = summarize(h);
+  t.equal(s.count, 10000);
+  const near = (got: number, want: number) => Math.abs(got - want) <= want * 0.001 + 1;
+  t.ok(near(s.p50, 5000), `p50 ${s.p50}`);
+  t.ok(near(s.p90, 9000), `p90 ${s.p90}`);
+  t.ok(near(s.p99, 9900), `p99 ${s.p99}`);
+  t.ok(near(s.p999, 9990), `p99.9 ${s.p999}`);
+  t.ok(near(s.max, 10000), `max ${s.max}`);
+  t.ok(Math.abs(s.mean - 5000.5) < 5, `mean ${s.mean}`);
+  const back = summarize(decodeHistogram(encodeHistogram(h)));
+  t.equal(back.p99, s.p99, 'encoding round-trips');
+  const skew = newHistogram();
+  for (let i = 0; i < 990; i++) recordUs(skew, 10);
+  for (let i = 0; i < 10; i++) recordUs(skew, 5000);
+  const k = summarize(skew);
+  t.equal(k.p50, 10);
+  t.equal(k.p99, 10, '99 % of samples are 10 us');
+  t.ok(near(k.p999, 5000), `p99.9 lands in the tail: ${k.p999}`);
+  recordUs(skew, -3);
+  t.equal(summarize(skew).count, 1001, 'negative clock skew is recorded as 1 us, not dropped');
+  t.same(summarize(newHistogram()), { count: 0, mean: 0, p50: 0, p90: 0, p99: 0, p999: 0, max: 0 });
+});
+
+function summary(p99: number, count = 100): Summary {
+  return { count, mean: p99 / 2, p50: p99 / 4, p90: p99 / 2, p99, p999: p99 * 2, max: p99 * 3 };
+}
+
+function point(rate: number, getP99: number, slo = 1000, extra: Partial<PhaseResult> = {}): PointResult {
+  const stages: StageSummaries = { generator: summary(5), queue: summary(5), wake: summary(20), service: summary(12) };
+  const p: PhaseResult = {
+    phase: 1, rate, durationS: 1, offered: rate, achieved: rate * 0.99, generated: rate, measured: rate, dropped: 0, droppedMeasured: 0,
+    completedMeasured: rate, incomplete: 0, get: summary(getP99), range: summary(getP99 * 10, 3),
+    stages: { get: stages, range: stages }, checkpointYields: 0, encoded: { get: '', range: '' }, ...extra,
+  };
+  return { ...p, sloMet: meetsSlo(p, slo), halfLinux: false };
+}
+
+function config(name: string, kind: ConfigResult['kind'], points: PointResult[]): ConfigResult {
+  return { name, kind, status: 'ok', points, saturation: null, satRatioToLinux: null, halfLinux: null, workers: 50, policy: kind === 'syrup' ? name : undefined };
+}
+
+function syntheticReport(): BenchReport {
+  const linux = [point(500, 300), point(1000, 800), point(2000, 3000), point(250, 200)];
+  linux[3].halfLinux = true;
+  const shin = [point(250, 15), point(500, 20), point(1000, 30), point(2000, 60), point(4000, 400), point(8000, 5000)];
+  return {
+    schema: SCHEMA, startedAt: 'x', finishedAt: 'y',
+    host: { hostname: 'h', cpus: 2, cpuModel: 'cpu', kernel: 'k', node: 'v20' },
+    options: resolveOptions({}, () => true), layout: planLayout([0, 1]), layoutText: ['l'], workers: 50, nominalCapacity: 28000,
+    loads: [500, 1000, 2000], configs: [config('linux', 'linux', linux), config('shinjuku', 'syrup', shin), { ...config('sjf', 'skipped', []), status: 'skipped', reason: 'not found' }],
+    evaluation: { linuxSaturation: null, halfLinuxRate: null, targets: [], notes: [] },
+  };
+}
+
+t.test('saturation, ratios and the half-load comparison', async (t) => {
+  t.notOk(meetsSlo(point(100, 10, 1000, { droppedMeasured: 5, measured: 100 }), 1000), 'drops over 1 % miss the SLO');
+  t.notOk(point(100, 1000).sloMet, 'p99 equal to the SLO misses it');
+  t.equal(saturation([point(100, 2000)]), null);
+  const r = syntheticReport();
+  evaluate(r);
+  const [linux, shin, sjf] = r.configs;
+  t.equal(linux.saturation?.rate, 1000);
+  t.equal(linux.saturation?.firstMissRate, 2000);
+  t.equal(shin.saturation?.rate, 4000);
+  t.equal(r.evaluation.halfLinuxRate, 500);
+  t.ok(Math.abs((shin.satRatioToLinux ?? 0) - 4) < 1e-9, 'ratio of achieved saturation throughputs');
+  t.equal(shin.halfLinux?.getP99, 20);
+  t.equal(shin.halfLinux?.p99LowerBy, 15, 'linux p99 300 / shinjuku 20');
+  t.equal(sjf.saturation, null);
+  t.same(r.evaluation.targets.map((x) => [x.config, x.met]), [['shinjuku', true]]);
+});
+
+t.test('plot and table render from a report', async (t) => {
+  const r = syntheticReport();
+  evaluate(r);
+  const svg = renderPlot(r);
+  t.ok(svg.startsWith('<svg') && svg.trim().endsWith('</svg>'));
+  t.ok(wellFormed(svg), 'every SVG tag is closed');
+  t.equal((svg.match(/<path /g) ?? []).length, 2, 'one line per configuration with points');
+  t.match(svg, /SLO 1,000 us/);
+  t.match(svg, /GET p99 latency \(log scale\)/);
+  const md = renderTables(r);
+  t.match(md, /\| linux \| 990 \| 1\.00x \|/);
+  t.match(md, /\| shinjuku \| 3,960 \| 4\.00x \| 20 \| 15x \|/);
+  t.match(md, /skipped: not found/);
+  t.match(md, /Where a GET's time goes at half the Linux saturation load/);
+});
+
+t.test('docs regeneration touches only the rocksdb section', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'bench-docs-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const docs = join(dir, 'benchmarks.md');
+  const plot = join(dir, 'p.svg');
+  writeFileSync(plot, '<svg></svg>');
+  const others = '# B\n\n<!-- agent-bench:begin -->\nAGENT NUMBERS\n<!-- agent-bench:end -->\n\nhand-written\n\n<!-- net-bench:begin -->\nNET\n<!-- net-bench:end -->\n';
+  writeFileSync(docs, others);
+  regenerateDocs(docs, `${BEGIN}\nfirst\n${END}`, plot);
+  regenerateDocs(docs, `${BEGIN}\nsecond\n${END}`, plot);
+  const text = readFileSync(docs, 'utf8');
+  t.match(text, /AGENT NUMBERS/);
+  t.match(text, /NET\n<!-- net-bench:end -->/);
+  t.match(text, /hand-written/);
+  t.match(text, /second/);
+  t.notMatch(text, /first/);
+  t.equal(text.split(BEGIN).length, 2, 'one rocksdb section');
+  t.ok(existsSync(join(dir, 'bench-rocksdb.svg')), 'plot copied next to the docs');
+});
+
+const cpus = availableCpus();
+t.test('a tiny Linux baseline run produces results.json, table.md and plot.svg', { skip: cpus.length < 2 ? 'needs 2 cpus' : false }, async (t) => {
+  const out = mkdtempSync(join(tmpdir(), 'bench-run-'));
+  t.teardown(() => rmSync(out, { recursive: true, force: true }));
+  const lines: string[] = [];
+  const opts = resolveOptions({ configs: ['linux'], loads: [300], duration: 0.5, warmup: 0.2, workers: 4, out, docs: '', progress: false, cpus: formatCpuList(cpus.slice(0, 2)) });
+  const { report, dir } = await runBench(opts, (l) => lines.push(l));
+  const json = JSON.parse(readFileSync(join(dir, 'results.json'), 'utf8')) as BenchReport;
+  t.equal(json.schema, SCHEMA);
+  t.equal(json.configs.length, 1);
+  const linux = json.configs[0];
+  t.equal(linux.status, 'ok', linux.reason ?? '');
+  t.ok(linux.calibration && linux.calibration.getLookups > 0, 'calibration recorded');
+  t.ok(linux.points.length >= 1);
+  const p = linux.points[0];
+  t.ok(p.get.count > 50, `GETs measured: ${p.get.count}`);
+  t.ok(p.achieved > 0 && p.offered > 0);
+  t.equal(p.incomplete, 0);
+  t.ok(p.get.p50 > 0 && p.get.p50 <= p.get.p99 && p.get.p99 <= p.get.p999, 'percentiles ordered');
+  t.ok(p.stages.get.service.p50 >= 1, 'service stage measured');
+  t.ok(typeof p.encoded.get === 'string' && p.encoded.get.length > 0, 'histogram encoded');
+  t.equal(report.configs[0].points.length, linux.points.length);
+  const svg = readFileSync(join(dir, 'plot.svg'), 'utf8');
+  t.ok(wellFormed(svg), 'plot.svg well-formed');
+  t.match(readFileSync(join(dir, 'table.md'), 'utf8'), /### linux \(default Linux scheduler, 4 workers\)/);
+  t.ok(lines.some((l) => /layout: /.test(l)), 'the layout is printed');
+});

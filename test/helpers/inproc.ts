@@ -1,0 +1,46 @@
+// inproc.ts: drive a real enclave by hand from a test (no policy): drain messages and commit chosen transactions.
+import { MsgType, TxnResult } from '../../agent/abi.ts';
+import { AgentEnclave } from '../../agent/enclave.ts';
+import type { Message } from '../../agent/message.ts';
+import { DEFAULTS } from '../../agent/options.ts';
+import { Task } from '../../agent/task.ts';
+import { enclaveName } from './live.ts';
+
+export class HandEnclave {
+  readonly enclave: AgentEnclave;
+  readonly name: string;
+  readonly log: Message[] = [];
+  /** until() resumes scanning here, so successive calls see successive messages. */
+  private cursor = 0;
+
+  constructor(tag: string, cpus = [0], agentCpu = 1) {
+    this.name = enclaveName(tag);
+    // No option validation: a test may take every cpu, since nothing spins here.
+    this.enclave = AgentEnclave.open({ ...DEFAULTS, cpus, agentCpu, name: this.name });
+  }
+
+  /** Drain (yielding to the event loop between polls) until pred matches a message not seen by an earlier call; returns it. */
+  async until(pred: (m: Message) => boolean, timeoutMs = 5000): Promise<Message> {
+    const end = Date.now() + timeoutMs;
+    const batch: Message[] = [];
+    for (;;) {
+      for (; this.cursor < this.log.length; this.cursor++) if (pred(this.log[this.cursor])) return this.log[this.cursor++];
+      if (Date.now() > end) throw new Error(`no matching message within ${timeoutMs} ms; saw ${JSON.stringify(this.log.map((m) => MsgType[m.type]))}`);
+      this.enclave.channel.drain(batch);
+      this.enclave.channel.heartbeat(this.enclave.channel.nowNs());
+      this.log.push(...batch);
+      await new Promise((r) => setImmediate(r));
+    }
+  }
+
+  /** Commit one batch of [slot, cpu, barrier] placements; returns the result codes. */
+  commit(txns: [slot: number, cpu: number, barrier: number][]): TxnResult[] {
+    const batch = txns.map(([slot, cpu, barrier]) => ({ task: new Task(slot, 0, 0), cpu, barrier, result: TxnResult.OK }));
+    this.enclave.channel.commit(batch);
+    return batch.map((t) => t.result);
+  }
+
+  close(): void {
+    this.enclave.close();
+  }
+}

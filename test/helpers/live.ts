@@ -1,0 +1,118 @@
+// live.ts: helpers for live tests: run syrup-agent as a child, start worker-thread fixtures, wait for conditions.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { Worker } from 'node:worker_threads';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+export const AGENT_BIN = path.join(ROOT, 'bin/syrup-agent.js');
+const BOOT = new URL('../../client/thread-boot.mjs', import.meta.url);
+
+let counter = 0;
+/** A fresh enclave name per test, so tests never share state. */
+export function enclaveName(tag: string): string {
+  return `t-${tag}-${process.pid}-${counter++}`;
+}
+
+export interface RunningAgent {
+  proc: ChildProcess;
+  out: string[];
+  err: string[];
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  stop(): Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+/** Start syrup-agent and resolve once it logged 'agent ready' (rejects if it exits first). */
+export function startAgent(args: string[]): Promise<RunningAgent> {
+  const proc = spawn(process.execPath, [AGENT_BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const out: string[] = [];
+  const err: string[] = [];
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    proc.on('exit', (code, signal) => resolve({ code, signal })),
+  );
+  return new Promise((resolve, reject) => {
+    let buf = '';
+    proc.stdout!.on('data', (d: Buffer) => {
+      buf += d.toString();
+      let nl;
+      while ((nl = buf.indexOf('\n')) >= 0) {
+        const line = buf.slice(0, nl);
+        buf = buf.slice(nl + 1);
+        out.push(line);
+        if (line.includes('"agent ready"')) {
+          resolve({
+            proc,
+            out,
+            err,
+            exited,
+            stop: () => {
+              if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGTERM');
+              return exited;
+            },
+          });
+        }
+      }
+    });
+    proc.stderr!.on('data', (d: Buffer) => err.push(d.toString()));
+    exited.then(({ code, signal }) =>
+      reject(new Error(`agent exited before ready (code ${code}, signal ${signal}): ${err.join('')}`)),
+    );
+  });
+}
+
+/** Run the agent CLI to completion (for bad-input cases). */
+export function runAgentCli(args: string[], timeoutMs = 20000): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const proc = spawn(process.execPath, [AGENT_BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    proc.stdout.on('data', (d) => (stdout += d));
+    proc.stderr.on('data', (d) => (stderr += d));
+    const timer = setTimeout(() => proc.kill('SIGKILL'), timeoutMs);
+    proc.on('exit', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+/** Start a worker thread running a TypeScript fixture module. */
+export function startWorker(fixture: string, data: Record<string, unknown>): Worker {
+  const entry = new URL(`../fixtures/${fixture}`, import.meta.url).href;
+  return new Worker(BOOT, { workerData: { entry, ...data } });
+}
+
+/** Resolve with the first message from w satisfying pred. */
+export function nextMessage<T = Record<string, unknown>>(w: Worker, pred: (m: T) => boolean = () => true): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const onMsg = (m: T) => {
+      if (pred(m)) {
+        w.off('message', onMsg);
+        w.off('error', onErr);
+        resolve(m);
+      }
+    };
+    const onErr = (e: Error) => reject(e);
+    w.on('message', onMsg);
+    w.on('error', onErr);
+  });
+}
+
+export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/** Poll cond every few ms until true or the deadline passes (returns the last value). */
+export async function waitFor(cond: () => boolean, timeoutMs = 10000): Promise<boolean> {
+  const end = Date.now() + timeoutMs;
+  while (Date.now() < end) {
+    if (cond()) return true;
+    await sleep(5);
+  }
+  return cond();
+}
+
+/** Cpus the kernel allows thread tid, as the kernel's list text (e.g. "0-1"). */
+export async function allowedCpus(tid: number): Promise<string> {
+  const fs = await import('node:fs');
+  const status = fs.readFileSync(`/proc/self/task/${tid}/status`, 'utf8');
+  return /Cpus_allowed_list:\s*(\S+)/.exec(status)![1];
+}

@@ -1,0 +1,226 @@
+// net-harness.ts: shared fixtures of the network-hook tests: a real syrupd child process, network namespaces with a veth pair, traffic senders.
+import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, chmodSync, rmSync, existsSync, readdirSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+
+/** Minimal view of a tap test object (teardown registration). */
+export interface Teardown {
+  teardown(fn: () => unknown): void;
+}
+
+let seq = 0;
+const uniq = (): string => `${process.pid % 100000}${seq++}`;
+
+export interface Syrupd {
+  socketPath: string;
+  pinRoot: string;
+  cacheDir: string;
+  dir: string;
+  proc: ChildProcess;
+  output(): string;
+  /** SIGTERM and wait; resolves with the exit code. */
+  stop(): Promise<number | null>;
+}
+
+/** Start syrupd (bin/syrupd.js) with private socket, pin root and cache; stopped at teardown. */
+export async function startSyrupd(t: Teardown): Promise<Syrupd> {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'syrupd-test-'));
+  // Apps running as other users must reach the socket and their compile directory.
+  chmodSync(dir, 0o711);
+  const pinRoot = `/sys/fs/bpf/syrup-test-${uniq()}`;
+  const socketPath = path.join(dir, 'syrupd.sock');
+  const cacheDir = path.join(dir, 'cache');
+  const proc = spawn(
+    process.execPath,
+    [path.join(repo, 'bin', 'syrupd.js'), '--socket', socketPath, '--pin-root', pinRoot, '--cache-dir', cacheDir, '--log-level', 'debug'],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  let out = '';
+  proc.stdout!.on('data', (d) => (out += d));
+  proc.stderr!.on('data', (d) => (out += d));
+  const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
+  const stop = async (): Promise<number | null> => {
+    if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGTERM');
+    return exited;
+  };
+  t.teardown(async () => {
+    await stop();
+    rmSync(dir, { recursive: true, force: true });
+    // If syrupd died without cleaning up, do it here so a failed test leaves no pins.
+    if (existsSync(pinRoot)) rmSync(pinRoot, { recursive: true, force: true });
+  });
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`syrupd did not start:\n${out}`)), 20_000);
+    const check = (): void => {
+      if (out.includes('syrupd listening')) {
+        clearTimeout(timer);
+        resolve();
+      }
+    };
+    proc.stdout!.on('data', check);
+    proc.once('exit', () => {
+      clearTimeout(timer);
+      reject(new Error(`syrupd exited early:\n${out}`));
+    });
+  });
+  return { socketPath, pinRoot, cacheDir, dir, proc, output: () => out, stop };
+}
+
+export interface Netns {
+  name: string;
+  /** veth end in syrupd's (root) namespace, where XDP hooks attach. */
+  hostIf: string;
+  hostAddr: string;
+  /** Address of the peer inside the namespace (traffic source). */
+  peerAddr: string;
+}
+
+function ip(...args: string[]): void {
+  execFileSync('ip', args, { stdio: ['ignore', 'ignore', 'pipe'] });
+}
+
+/** Delete namespaces left by test processes that were killed before their teardown ran. */
+function removeStaleNetns(): void {
+  let list = '';
+  try {
+    list = execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' });
+  } catch {
+    return;
+  }
+  for (const line of list.split('\n')) {
+    const m = /^(syrt-(\d+)-\d+)/.exec(line);
+    if (!m || existsSync(`/proc/${m[2]}`)) continue;
+    try {
+      ip('netns', 'del', m[1]!);
+    } catch {
+      // raced with another cleaner
+    }
+  }
+}
+
+/** A namespace with a veth pair to the root namespace; deleted at teardown (which deletes both veth ends). */
+let staleChecked = false;
+
+export function createNetns(t: Teardown): Netns {
+  if (!staleChecked) removeStaleNetns();
+  staleChecked = true;
+  const id = uniq();
+  const name = `syrt-${process.pid}-${seq}`;
+  const hostIf = `sy${id}h`.slice(0, 15);
+  const peerIf = `sy${id}p`.slice(0, 15);
+  const octet = (seq * 7 + (process.pid % 200)) % 250 + 1;
+  const hostAddr = `10.213.${octet}.1`;
+  const peerAddr = `10.213.${octet}.2`;
+  t.teardown(() => {
+    try {
+      ip('netns', 'del', name);
+    } catch {
+      // never created
+    }
+    try {
+      ip('link', 'del', hostIf);
+    } catch {
+      // went with the namespace
+    }
+  });
+  ip('netns', 'add', name);
+  ip('link', 'add', hostIf, 'type', 'veth', 'peer', 'name', peerIf);
+  ip('link', 'set', peerIf, 'netns', name);
+  ip('addr', 'add', `${hostAddr}/24`, 'dev', hostIf);
+  ip('link', 'set', hostIf, 'up');
+  ip('-n', name, 'addr', 'add', `${peerAddr}/24`, 'dev', peerIf);
+  ip('-n', name, 'link', 'set', peerIf, 'up');
+  ip('-n', name, 'link', 'set', 'lo', 'up');
+  return { name, hostIf, hostAddr, peerAddr };
+}
+
+/** Plain-JS sender run inside the namespace (no tsx: it only needs dgram/net). */
+const SENDER = `
+const [kind, host, port, spec] = process.argv.slice(1);
+const jobs = JSON.parse(spec);
+if (kind === 'udp') {
+  const dgram = require('node:dgram');
+  (async () => {
+    for (const job of jobs) {
+      const s = dgram.createSocket('udp4');
+      await new Promise((r) => s.bind(job.srcPort || 0, r));
+      for (let i = 0; i < job.count; i++) {
+        await new Promise((r, j) => s.send(Buffer.from(job.payload || 'x'), Number(port), host, (e) => (e ? j(e) : r())));
+      }
+      await new Promise((r) => s.close(r));
+    }
+  })().catch((e) => { console.error(e); process.exit(1); });
+} else {
+  const net = require('node:net');
+  (async () => {
+    const socks = [];
+    for (let i = 0; i < jobs.connections; i++) {
+      socks.push(await new Promise((r, j) => { const c = net.connect(Number(port), host, () => r(c)); c.on('error', j); }));
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    for (const c of socks) c.destroy();
+  })().catch((e) => { console.error(e); process.exit(1); });
+}
+`;
+
+export interface UdpJob {
+  count: number;
+  /** Fixed source port (default: ephemeral). One job = one 5-tuple. */
+  srcPort?: number;
+  payload?: string;
+}
+
+/** Run the sender inside the namespace without blocking this process's event loop (its servers must keep running). */
+function runSender(ns: Netns, args: string[]): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const p = spawn('ip', ['netns', 'exec', ns.name, process.execPath, '-e', SENDER, ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let err = '';
+    p.stderr!.on('data', (d) => (err += d));
+    p.once('exit', (code) => (code === 0 ? resolve() : reject(new Error(`sender in ${ns.name} failed (${code}): ${err}`))));
+  });
+}
+
+/** Send UDP datagrams from inside `ns` to host:port; resolves once all were sent. */
+export function sendUdp(ns: Netns, host: string, port: number, jobs: UdpJob[]): Promise<void> {
+  return runSender(ns, ['udp', host, String(port), JSON.stringify(jobs)]);
+}
+
+/** Open `connections` TCP connections from inside `ns` to host:port, one after the other. */
+export function connectTcp(ns: Netns, host: string, port: number, connections: number): Promise<void> {
+  return runSender(ns, ['tcp', host, String(port), JSON.stringify({ connections })]);
+}
+
+/** Resolve once `cond` holds, polling; rejects with `what` after timeoutMs. Only for waiting on delivery, never as a pass/fail timing check. */
+export async function until(cond: () => boolean | Promise<boolean>, what: string, timeoutMs = 5000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!(await cond())) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/** Wait long enough for in-flight packets to land (used before asserting that something did NOT arrive). */
+export const settle = (ms = 200): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** Pins left under a pin root (should be none once policies are removed). */
+export function pinsUnder(root: string): string[] {
+  const out: string[] = [];
+  const walk = (d: string): void => {
+    for (const e of readdirSync(d, { withFileTypes: true })) {
+      const p = path.join(d, e.name);
+      out.push(p);
+      if (e.isDirectory()) walk(p);
+    }
+  };
+  if (existsSync(root)) walk(root);
+  return out;
+}
+
+/** Write a policy file for a test into dir. */
+export function policyPath(name: string): string {
+  return path.join(repo, 'net', 'policies', name);
+}
