@@ -17,6 +17,24 @@ export class AgentStats {
   private lastTxns = 0;
   private lastIterations = 0;
 
+  /** Cumulative counts since start: messages by type, transactions, failures by code. */
+  totals(): Record<string, unknown> {
+    const msgs: Record<string, number> = {};
+    for (let t = 1; t < MSG_TYPE_COUNT; t++) msgs[MSG_TYPE_NAMES[t]] = this.msgs[t];
+    const results: Record<string, number> = {};
+    for (let c = 0; c < TXN_RESULT_COUNT; c++) if (this.txnResults[c] > 0) results[TXN_RESULT_NAMES[c]] = this.txnResults[c];
+    return {
+      msgs,
+      txns: this.txns,
+      commits: this.commits,
+      txnResults: results,
+      preemptions: this.preemptions,
+      silentParks: this.silentParks,
+      policyErrors: this.policyErrors,
+      iterations: this.iterations,
+    };
+  }
+
   /** Rates since the previous call plus cumulative failure counts, as a flat object for pino. */
   snapshot(nowNs: number, queueDepth: number, extra: Record<string, number>): Record<string, unknown> {
     const dt = this.lastNs === 0 ? 0 : (nowNs - this.lastNs) / 1e9;

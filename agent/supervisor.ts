@@ -78,7 +78,7 @@ export async function runAgent(
     process.off('SIGINT', stop);
     process.off('SIGTERM', stop);
     agent.logStats();
-    log.info({ shim: enclave.counters(), tasks: agent.tasks.size }, 'agent stopped');
+    log.info({ totals: agent.stats.totals(), shim: enclave.counters(), tasks: agent.tasks.size }, 'agent stopped');
     enclave.close();
   }
   return { exitCode, agent };

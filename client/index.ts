@@ -1,5 +1,5 @@
 // index.ts: the client library a service uses to put its threads under an enclave's policy.
-import { REGION, TASK } from '../agent/abi.ts';
+import { KFlag, KSTAT, REGION, TASK } from '../agent/abi.ts';
 import { native, type ClientHandle } from '../agent/native.ts';
 
 const U32 = 4;
@@ -32,10 +32,22 @@ function checkNs(field: string, v: unknown): number {
 /** An enclave as a service sees it: register threads, wake them, set their hints. */
 export class Enclave {
   private readonly words: Uint32Array;
+  private readonly kstat: Uint32Array;
 
   /** @internal use attach() */
   constructor(readonly name: string, private readonly handle: ClientHandle) {
-    this.words = new Uint32Array(native.clientRegion(handle).region);
+    const views = native.clientRegion(handle);
+    this.words = new Uint32Array(views.region);
+    this.kstat = new Uint32Array(views.kstat);
+  }
+
+  /** Cpu time the task has used while registered, as the kernel's switch timestamps account it (ns). */
+  runtimeNs(slot: number): number {
+    const i = (checkU32('slot', slot) * KSTAT.size) / U32;
+    const at = (off: number) => this.kstat[i + off / U32] + this.kstat[i + off / U32 + 1] * 4294967296;
+    let rt = at(KSTAT.fields.runtime_ns);
+    if (this.kstat[i + KSTAT.fields.flags / U32] & KFlag.ONCPU) rt += Math.max(0, native.nowNs() - at(KSTAT.fields.switch_ns));
+    return rt;
   }
 
   /**
@@ -145,6 +157,11 @@ export class SyrupTask {
 
   setGroup(group: number): void {
     this.enclave.setGroup(this.slot, group);
+  }
+
+  /** Cpu time this thread has used while registered (ns). */
+  runtimeNs(): number {
+    return this.enclave.runtimeNs(this.slot);
   }
 
   /** Leave the enclave (TASK_DEPARTED): the thread runs under Linux again with its original affinity. */
