@@ -127,7 +127,7 @@ function point(rate: number, getP99: number, slo = 1000, extra: Partial<PhaseRes
     completedMeasured: rate, incomplete: 0, get: summary(getP99), range: summary(getP99 * 10, 3),
     stages: { get: stages, range: stages }, checkpointYields: 0, encoded: { get: '', range: '' }, ...extra,
   };
-  return { ...p, sloMet: meetsSlo(p, slo), halfLinux: false };
+  return { ...p, sloMet: meetsSlo(p, slo), halfLinux: false, interference: { foreignCpus: 0, ownCpus: 1, busyCpus: 1, stealCpus: 0 } };
 }
 
 function config(name: string, kind: ConfigResult['kind'], points: PointResult[]): ConfigResult {

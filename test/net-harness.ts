@@ -1,6 +1,8 @@
 // net-harness.ts: shared fixtures of the network-hook tests: a real syrupd child process, network namespaces with a veth pair, traffic senders.
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, chmodSync, rmSync, existsSync, readdirSync } from 'node:fs';
+import { mkdtempSync, chmodSync, rmSync, existsSync, readdirSync, writeFileSync } from 'node:fs';
+import dgram from 'node:dgram';
+import readline from 'node:readline';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -223,4 +225,62 @@ export function pinsUnder(root: string): string[] {
 /** Write a policy file for a test into dir. */
 export function policyPath(name: string): string {
   return path.join(repo, 'net', 'policies', name);
+}
+
+/** Write a test-only policy file (world-readable, so apps running as other users can deploy it). */
+export function writePolicy(t: Teardown, name: string, source: string): string {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'syrup-policy-'));
+  chmodSync(dir, 0o755);
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const file = path.join(dir, name);
+  writeFileSync(file, source, { mode: 0o644 });
+  return file;
+}
+
+/** A UDP socket bound to addr:port counting what it receives (it also proves port ownership to syrupd). */
+export async function udpCounter(t: Teardown, address: string, port: number): Promise<{ count: () => number; payloads: string[] }> {
+  const s = dgram.createSocket('udp4');
+  const payloads: string[] = [];
+  s.on('message', (m) => payloads.push(m.toString()));
+  await new Promise<void>((resolve) => s.bind(port, address, () => resolve()));
+  t.teardown(() => new Promise<void>((r) => s.close(() => r())));
+  return { count: () => payloads.length, payloads };
+}
+
+export interface AppProcess {
+  pid: number;
+  /** Send one command to test/net-app.ts and wait for its JSON reply. */
+  call(cmd: Record<string, unknown>): Promise<Record<string, unknown> & { ok: boolean; code?: string; message?: string }>;
+  kill(): Promise<void>;
+}
+
+/** Run test/net-app.ts as `uid` (e.g. 65534, nobody), connected to syrupd. */
+export async function spawnApp(t: Teardown, socketPath: string, uid: number, gid: number): Promise<AppProcess> {
+  const child = spawn(process.execPath, ['--import', 'tsx', path.join(repo, 'test', 'net-app.ts'), socketPath], {
+    cwd: repo,
+    uid,
+    gid,
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  let err = '';
+  child.stderr!.on('data', (d) => (err += d));
+  const exited = new Promise<void>((r) => child.once('exit', () => r()));
+  const kill = async (): Promise<void> => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    await exited;
+  };
+  t.teardown(kill);
+  const lines = readline.createInterface({ input: child.stdout! });
+  const waiting: ((line: string) => void)[] = [];
+  lines.on('line', (l) => waiting.shift()?.(l));
+  return {
+    pid: child.pid!,
+    kill,
+    call: (cmd) =>
+      new Promise((resolve, reject) => {
+        waiting.push((l) => resolve(JSON.parse(l)));
+        child.once('exit', () => reject(new Error(`app exited: ${err}`)));
+        child.stdin!.write(JSON.stringify(cmd) + '\n');
+      }),
+  };
 }

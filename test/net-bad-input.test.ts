@@ -1,0 +1,101 @@
+// net-bad-input.test.ts: compile errors, verifier rejections and malformed, unknown or oversized requests each get their own clear error, and syrupd keeps serving.
+import net from 'node:net';
+import t from 'tap';
+import { SyrupClient } from '../net/client.ts';
+import { createReuseportGroup } from '../net/reuseport.ts';
+import { pinsUnder, policyPath, startSyrupd, writePolicy, type Syrupd } from './net-harness.ts';
+
+const SYNTAX_ERROR = `#include "syrup.h"
+uint32_t schedule(void *pkt_start, void *pkt_end)
+{
+	return SYR_PASS   /* missing semicolon */
+}
+`;
+
+/** Reads a packet byte without checking pkt_end: the verifier must refuse it. */
+const UNCHECKED_READ = `#include "syrup.h"
+uint32_t schedule(void *pkt_start, void *pkt_end)
+{
+	return *(__u8 *)(pkt_start + 30);
+}
+`;
+
+/** Raw line-level conversation with syrupd, for requests the client API would never send. */
+function raw(d: Syrupd): { send(line: string): void; next(): Promise<{ id: number; ok: boolean; error?: { code: string; message: string } }>; closed: Promise<void> } {
+  const s = net.createConnection(d.socketPath);
+  let buf = '';
+  const waiting: ((l: string) => void)[] = [];
+  const lines: string[] = [];
+  s.on('data', (chunk) => {
+    buf += chunk;
+    let nl;
+    while ((nl = buf.indexOf('\n')) >= 0) {
+      const l = buf.slice(0, nl);
+      buf = buf.slice(nl + 1);
+      const w = waiting.shift();
+      if (w) w(l);
+      else lines.push(l);
+    }
+  });
+  s.on('error', () => undefined);
+  return {
+    send: (line) => s.write(line),
+    next: () => new Promise((resolve) => {
+      const l = lines.shift();
+      if (l !== undefined) resolve(JSON.parse(l));
+      else waiting.push((x) => resolve(JSON.parse(x)));
+    }),
+    closed: new Promise((r) => s.once('close', () => r())),
+  };
+}
+
+t.test('bad input gets a clear error and the daemon survives', async (t) => {
+  const d = await startSyrupd(t);
+  const group = await createReuseportGroup({ protocol: 'udp', port: 17501, count: 2, address: '127.0.0.1' });
+  t.teardown(() => group.close());
+  const client = await SyrupClient.connect({ socketPath: d.socketPath });
+  t.teardown(() => client.close());
+  const deploy = (file: string) => client.deployPolicy({ file, hook: 'socket_select', port: 17501, executors: group.sockets });
+
+  const compile = await deploy(writePolicy(t, 'broken.c', SYNTAX_ERROR)).catch((e) => e);
+  t.equal(compile.code, 'ECOMPILE');
+  t.match(compile.details, /broken\.c:5:1: error: expected ';'/, 'clang diagnostics name the user file and line');
+  t.notMatch(compile.details, new RegExp(d.cacheDir), 'no daemon-internal paths in diagnostics');
+
+  const verifier = await deploy(writePolicy(t, 'unchecked.c', UNCHECKED_READ)).catch((e) => e);
+  t.equal(verifier.code, 'EVERIFIER');
+  t.match(verifier.details, /invalid access to packet|outside of the packet/, 'the relevant verifier lines come back');
+  t.ok(verifier.details.split('\n').length <= 31, 'only the tail of the log');
+  t.same(pinsUnder(d.pinRoot), [], 'failed deployments leave no pins');
+
+  await t.rejects(client.deployPolicy({ file: '/nonexistent/p.c', hook: 'socket_select', port: 1 }), {
+    code: 'EBADREQUEST',
+    message: /options.file cannot be read/,
+  });
+
+  const r = raw(d);
+  r.send('{"id": 1, "op": "deploy", "file": "x.c", "source": "x", "hook": "tc_egress", "port": 5}\n');
+  t.match(await r.next(), { id: 1, ok: false, error: { code: 'EUNKNOWNHOOK', message: /request.hook must be one of socket_select/ } });
+  r.send('this is not json\n');
+  t.match(await r.next(), { id: 0, ok: false, error: { code: 'EBADREQUEST', message: /not valid JSON/ } });
+  r.send('{"id": 2, "op": "deploy", "file": "x.c", "source": "x", "hook": "socket_select", "executors": [3]}\n');
+  t.match(await r.next(), { id: 2, ok: false, error: { code: 'EBADREQUEST', message: 'request.port must be an integer 1..65535' } });
+  r.send('{"id": 3, "op": "deploy", "file": "x.c", "source": "x", "hook": "xdp_skb", "port": 5}\n');
+  t.match(await r.next(), { id: 3, ok: false, error: { code: 'EBADREQUEST', message: /request.ifname/ } });
+  r.send('{"id": 4, "op": "reboot"}\n');
+  t.match(await r.next(), { id: 4, ok: false, error: { code: 'EUNKNOWNOP' } });
+  r.send('{"id": 5, "op": "remove", "policy": 999}\n');
+  t.match(await r.next(), { id: 5, ok: false, error: { code: 'ENOPOLICY' } });
+  r.send('{"id": 6, "op": "list"}\n');
+  t.match(await r.next(), { id: 6, ok: true }, 'the same connection still works after errors');
+
+  const big = raw(d);
+  big.send('{"id": 1, "op": "deploy", "source": "' + 'x'.repeat(2 << 20) + '"}\n');
+  t.match(await big.next(), { id: 0, ok: false, error: { code: 'EMSGSIZE', message: /larger than/ } });
+  await big.closed;
+  t.pass('an oversized message closes only that connection');
+
+  const ok = await deploy(policyPath('round_robin.c'));
+  t.equal(ok.description.hook, 'socket_select', 'the daemon still deploys for others');
+  t.equal(d.proc.exitCode, null, 'syrupd is still running');
+});
