@@ -95,6 +95,12 @@ export class Enclave {
     return native.clientDetached(this.handle);
   }
 
+  /** When the agent committed the task's latest placement (CLOCK_MONOTONIC ns): for measuring commit-to-running. */
+  lastCommitNs(slot: number): number {
+    const i = this.index(slot, TASK.fields.commit_ns);
+    return this.words[i] + this.words[i + 1] * 4294967296;
+  }
+
   /** @internal */
   preemptWord(slot: number): number {
     return this.words[this.index(slot, TASK.fields.preempt)];
