@@ -1,11 +1,11 @@
 // agent.ts: the agent loop: drain messages, dispatch them to the policy, schedule, group-commit, enforce.
-import { MsgSrc, MsgType, TxnResult } from './abi.ts';
+import { MSG_TYPE_NAMES, MsgSrc, MsgType, TxnResult } from './abi.ts';
 import type { Channel } from './channel.ts';
 import type { Message } from './message.ts';
 import type { Policy, ScheduleContext } from './policy.ts';
 import { AgentStats } from './stats.ts';
 import { Task } from './task.ts';
-import type { Txn } from './txn.ts';
+import { txnResultName, type Txn } from './txn.ts';
 
 /** Minimal logger surface (pino satisfies it). */
 export interface AgentLogger {
@@ -23,6 +23,8 @@ export interface AgentLoopOptions {
   yieldEveryMs: number;
   /** 'exit' (default): a policy exception ends run(); 'continue': it is logged, counted and the loop goes on. */
   policyErrors?: 'exit' | 'continue';
+  /** Log every message and transaction (debugging a policy; slow). */
+  trace?: boolean;
 }
 
 /** Raised out of run()/step() when the policy threw; carries the original error. */
@@ -146,6 +148,7 @@ export class Agent implements ScheduleContext {
 
   private dispatch(m: Message): void {
     const stats = this.stats;
+    if (this.opts.trace) this.log?.info({ message: { ...m, type: MSG_TYPE_NAMES[m.type] } }, 'trace message');
     stats.msgs[m.type]++;
     if (m.type === MsgType.TASK_NEW) {
       const task = new Task(m.slot, m.tid, m.arg);
@@ -218,6 +221,9 @@ export class Agent implements ScheduleContext {
     this.pendingCpus.clear();
     for (const t of done) {
       this.stats.txnResults[t.result]++;
+      if (this.opts.trace) {
+        this.log?.info({ txn: { slot: t.task.slot, tid: t.task.tid, cpu: t.cpu, barrier: t.barrier, result: txnResultName(t.result) } }, 'trace txn');
+      }
       if (t.result !== TxnResult.OK) {
         this.failTxn(t);
         continue;

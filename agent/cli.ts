@@ -21,6 +21,7 @@ Runs a scheduling policy for the threads that register with the enclave.
   --policy-errors MODE    exit (default): detach all threads and exit 3 on a policy exception;
                           continue: log it and keep scheduling
   --region-mode OCTAL     permissions of the enclave region and pins (default: 600)
+  --trace                 log every message and transaction (for debugging a policy)
   -h, --help              this text
 
 Exit codes: 0 stopped by SIGINT/SIGTERM, 1 runtime failure, 2 bad input, 3 the policy threw.
@@ -41,6 +42,7 @@ export function parseCli(argv: string[]): AgentOptions | 'help' {
         'stats-interval': { type: 'string' },
         'policy-errors': { type: 'string' },
         'region-mode': { type: 'string' },
+        trace: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
       strict: true,
@@ -96,6 +98,7 @@ export function parseCli(argv: string[]): AgentOptions | 'help' {
   if (si !== undefined) input.statsIntervalMs = si;
   if (regionMode !== undefined) input.regionMode = regionMode;
   if (pe !== undefined) input.policyErrors = pe;
+  if (v.trace) input.trace = true;
   return resolveAgentOptions(input);
 }
 

@@ -29,6 +29,8 @@ export interface AgentOptions {
   reorderTimeoutMs: number;
   /** What a policy exception does: 'exit' detaches every thread and exits; 'continue' logs and carries on. Default 'exit'. */
   policyErrors: 'exit' | 'continue';
+  /** Log every message and transaction as it happens. Default false. */
+  trace: boolean;
 }
 
 export const DEFAULTS: Omit<AgentOptions, 'cpus' | 'agentCpu'> = {
@@ -43,6 +45,7 @@ export const DEFAULTS: Omit<AgentOptions, 'cpus' | 'agentCpu'> = {
   latchTimeoutMs: 20,
   reorderTimeoutMs: 5,
   policyErrors: 'exit',
+  trace: false,
 };
 
 function bad(field: string, what: string, got: unknown): never {
@@ -96,5 +99,6 @@ export function resolveAgentOptions(input: Partial<AgentOptions> & { cpus: numbe
   num(o, 'latchTimeoutMs', 0);
   num(o, 'reorderTimeoutMs', 0);
   if (o.policyErrors !== 'exit' && o.policyErrors !== 'continue') bad('policyErrors', "'exit' or 'continue'", o.policyErrors);
+  if (typeof o.trace !== 'boolean') bad('trace', 'a boolean', o.trace);
   return { ...(o as unknown as AgentOptions), cpus: [...(cpus as number[])].sort((a, b) => a - b) };
 }

@@ -50,6 +50,7 @@ export async function runAgent(
       statsIntervalMs: o.statsIntervalMs,
       yieldEveryMs: o.yieldEveryMs,
       policyErrors: o.policyErrors,
+      trace: o.trace,
     }, log);
   } catch (err) {
     enclave.close();

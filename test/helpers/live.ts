@@ -3,8 +3,29 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { Worker } from 'node:worker_threads';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import fs from 'node:fs';
+import { native } from '../../agent/native.ts';
+import { onlineCpus } from '../../agent/topology.ts';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+
+/*
+ * Live tests use enclave cpu 0. Keep this test process's own threads (and so
+ * every worker it starts, which inherits the mask until the agent places it)
+ * off cpu 0, and off the agent's cpu 1 where there are cpus to spare: a
+ * booting worker on cpu 0 would preempt the registered threads under test.
+ */
+{
+  const online = onlineCpus();
+  const away = online.filter((c) => c !== 0 && (online.length <= 2 || c !== 1));
+  for (const tid of fs.readdirSync('/proc/self/task')) {
+    try {
+      native.setAffinity(Number(tid), away);
+    } catch {
+      // a thread that exited meanwhile
+    }
+  }
+}
 export const AGENT_BIN = path.join(ROOT, 'bin/syrup-agent.js');
 const BOOT = new URL('../../client/thread-boot.mjs', import.meta.url);
 
@@ -112,7 +133,6 @@ export async function waitFor(cond: () => boolean, timeoutMs = 10000): Promise<b
 
 /** Cpus the kernel allows thread tid, as the kernel's list text (e.g. "0-1"). */
 export async function allowedCpus(tid: number): Promise<string> {
-  const fs = await import('node:fs');
   const status = fs.readFileSync(`/proc/self/task/${tid}/status`, 'utf8');
   return /Cpus_allowed_list:\s*(\S+)/.exec(status)![1];
 }
