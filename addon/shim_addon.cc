@@ -217,6 +217,10 @@ Napi::Value ClientAttach(const Napi::CallbackInfo &info) {
   std::string name = info[0].As<Napi::String>().Utf8Value();
   syr_client *c = nullptr;
   int rc = syr_client_attach(name.c_str(), &c);
+  if (rc == -EACCES || rc == -EPERM)
+    throw MakeError(info.Env(), rc,
+                    std::string("attach to enclave '") + name + "': permission denied on /dev/shm/syrup." + name +
+                        " or its pinned maps (the agent's --region-mode decides who may register)");
   if (rc) throw MakeError(info.Env(), rc, std::string("attach to enclave '") + name + "': " + syr_strerror(rc));
   return Napi::External<syr_client>::New(info.Env(), c);
 }

@@ -204,6 +204,8 @@ int syr_set_affinity_one(pid_t tid, int cpu)
 	return sched_setaffinity(tid, sizeof(set), &set) == 0 ? 0 : -errno;
 }
 
+#define SYR_CRING_FULL_WAIT_NS (100ull * 1000 * 1000)
+
 /*
  * Client ring: Vyukov's bounded MPSC queue. A producer claims a cell by CAS on
  * tail, fills it, then publishes it by storing seq = pos + 1 (release); the
@@ -216,6 +218,7 @@ int syr_cring_post(struct syr_map *m, uint32_t slot, uint16_t type, uint16_t src
 	struct syr_cring *q = &m->r->cring;
 	uint32_t pos = __atomic_load_n(&q->tail, __ATOMIC_RELAXED);
 	struct syr_cring_cell *cell;
+	uint64_t deadline = 0;
 	for (;;) {
 		cell = &q->cells[pos & (SYR_CRING_SLOTS - 1)];
 		uint32_t seq = __atomic_load_n(&cell->seq, __ATOMIC_ACQUIRE);
@@ -225,8 +228,16 @@ int syr_cring_post(struct syr_map *m, uint32_t slot, uint16_t type, uint16_t src
 							__ATOMIC_RELAXED))
 				break;
 		} else if (dif < 0) {
-			__atomic_fetch_add(&m->r->hdr.cring_drops, 1, __ATOMIC_RELAXED);
-			return -ENOSPC;
+			/* Full: the agent is behind (descheduled, or stopped). A lost TASK_WAKEUP would
+			 * strand a thread, so wait for room rather than drop, up to a bound. */
+			if (!deadline)
+				deadline = syr_now_ns() + SYR_CRING_FULL_WAIT_NS;
+			else if (syr_now_ns() > deadline) {
+				__atomic_fetch_add(&m->r->hdr.cring_drops, 1, __ATOMIC_RELAXED);
+				return -ENOSPC;
+			}
+			sched_yield();
+			pos = __atomic_load_n(&q->tail, __ATOMIC_RELAXED);
 		} else {
 			pos = __atomic_load_n(&q->tail, __ATOMIC_RELAXED);
 		}
