@@ -76,6 +76,11 @@ Napi::Value SetAffinity(const Napi::CallbackInfo &info) {
   return info.Env().Undefined();
 }
 
+Napi::Value SchedYield(const Napi::CallbackInfo &info) {
+  sched_yield();
+  return info.Env().Undefined();
+}
+
 Napi::Value NowNs(const Napi::CallbackInfo &info) {
   return Napi::Number::New(info.Env(), (double)syr_now_ns());
 }
@@ -291,6 +296,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("pinThread", Napi::Function::New(env, PinThread));
   exports.Set("setAffinity", Napi::Function::New(env, SetAffinity));
   exports.Set("nowNs", Napi::Function::New(env, NowNs));
+  exports.Set("schedYield", Napi::Function::New(env, SchedYield));
   exports.Set("gettid", Napi::Function::New(env, GetTid));
   exports.Set("regionLayout", Napi::Function::New(env, RegionLayout));
   exports.Set("agentOpen", Napi::Function::New(env, AgentOpen));

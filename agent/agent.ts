@@ -25,6 +25,12 @@ export interface AgentLoopOptions {
   policyErrors?: 'exit' | 'continue';
   /** Log every message and transaction (debugging a policy; slow). */
   trace?: boolean;
+  /**
+   * sched_yield() after an iteration with no message and no transaction, so
+   * threads sharing the agent's cpu can run (small machines); costs up to a
+   * timeslice of decision latency when they do. Default false: pure spin.
+   */
+  idleYield?: boolean;
 }
 
 /** Raised out of run()/step() when the policy threw; carries the original error. */
@@ -69,8 +75,10 @@ export class Agent implements ScheduleContext {
     for (let i = 0; i < this.msgs.length; i++) this.dispatch(this.msgs[i]);
 
     this.guard('schedule', () => this.policy.schedule(this));
+    const busy = this.msgs.length > 0 || this.pending.length > 0;
     if (this.pending.length > 0) this.commitPending();
     if (this.unplacedRunning.size > 0) this.enforce();
+    if (!busy && this.opts.idleYield) ch.idle?.();
 
     ch.heartbeat(this.nowNs);
     if (this.opts.statsIntervalMs > 0 && this.nowNs - this.lastStatsNs >= this.opts.statsIntervalMs * 1e6) {

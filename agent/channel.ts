@@ -31,4 +31,6 @@ export interface Channel {
   releaseTask(task: Task): void;
   /** Publish liveness to clients. */
   heartbeat(nowNs: number): void;
+  /** An iteration found nothing to do: give the agent's cpu to whoever else wants it (sched_yield). */
+  idle?(): void;
 }

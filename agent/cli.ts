@@ -22,6 +22,8 @@ Runs a scheduling policy for the threads that register with the enclave.
                           continue: log it and keep scheduling
   --region-mode OCTAL     permissions of the enclave region and pins (default: 600)
   --trace                 log every message and transaction (for debugging a policy)
+  --idle-yield            sched_yield the agent cpu after an idle iteration, for machines where
+                          other threads must share it (default: pure spin, as ghOSt)
   -h, --help              this text
 
 Exit codes: 0 stopped by SIGINT/SIGTERM, 1 runtime failure, 2 bad input, 3 the policy threw.
@@ -43,6 +45,7 @@ export function parseCli(argv: string[]): AgentOptions | 'help' {
         'policy-errors': { type: 'string' },
         'region-mode': { type: 'string' },
         trace: { type: 'boolean' },
+        'idle-yield': { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
       strict: true,
@@ -99,6 +102,7 @@ export function parseCli(argv: string[]): AgentOptions | 'help' {
   if (regionMode !== undefined) input.regionMode = regionMode;
   if (pe !== undefined) input.policyErrors = pe;
   if (v.trace) input.trace = true;
+  if (v['idle-yield']) input.idleYield = true;
   return resolveAgentOptions(input);
 }
 

@@ -43,6 +43,7 @@ export interface NativeShim {
   pinThread(cpu: number): void;
   setAffinity(tid: number, cpus: number[]): void;
   nowNs(): number;
+  schedYield(): void;
   gettid(): number;
   regionLayout(): Record<string, number>;
   agentOpen(o: NativeAgentOptions): AgentHandle;

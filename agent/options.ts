@@ -31,6 +31,8 @@ export interface AgentOptions {
   policyErrors: 'exit' | 'continue';
   /** Log every message and transaction as it happens. Default false. */
   trace: boolean;
+  /** sched_yield() the agent's cpu when an iteration had nothing to do (for machines where other threads share it). Default false. */
+  idleYield: boolean;
 }
 
 export const DEFAULTS: Omit<AgentOptions, 'cpus' | 'agentCpu'> = {
@@ -46,6 +48,7 @@ export const DEFAULTS: Omit<AgentOptions, 'cpus' | 'agentCpu'> = {
   reorderTimeoutMs: 5,
   policyErrors: 'exit',
   trace: false,
+  idleYield: false,
 };
 
 function bad(field: string, what: string, got: unknown): never {
@@ -100,5 +103,6 @@ export function resolveAgentOptions(input: Partial<AgentOptions> & { cpus: numbe
   num(o, 'reorderTimeoutMs', 0);
   if (o.policyErrors !== 'exit' && o.policyErrors !== 'continue') bad('policyErrors', "'exit' or 'continue'", o.policyErrors);
   if (typeof o.trace !== 'boolean') bad('trace', 'a boolean', o.trace);
+  if (typeof o.idleYield !== 'boolean') bad('idleYield', 'a boolean', o.idleYield);
   return { ...(o as unknown as AgentOptions), cpus: [...(cpus as number[])].sort((a, b) => a - b) };
 }

@@ -107,6 +107,10 @@ export class ShimChannel implements Channel {
     native.agentHeartbeat(this.handle, nowNs);
   }
 
+  idle(): void {
+    native.schedYield();
+  }
+
   /** Occupancy of an enclave cpu as the shim sees it (slot+1 of holder and latched successor). */
   cpuOccupancy(cpu: number): { cur: number; next: number } {
     const base = (REGION.fields.cpus + cpu * CPU.size) / U32;

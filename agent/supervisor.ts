@@ -51,6 +51,7 @@ export async function runAgent(
       yieldEveryMs: o.yieldEveryMs,
       policyErrors: o.policyErrors,
       trace: o.trace,
+      idleYield: o.idleYield,
     }, log);
   } catch (err) {
     enclave.close();
