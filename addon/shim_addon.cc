@@ -130,6 +130,8 @@ Napi::Value AgentOpen(const Napi::CallbackInfo &info) {
   opts.region_mode = o.Get("regionMode").As<Napi::Number>().Uint32Value();
   opts.latch_timeout_ns = (uint64_t)o.Get("latchTimeoutNs").As<Napi::Number>().DoubleValue();
   opts.reorder_timeout_ns = (uint64_t)o.Get("reorderTimeoutNs").As<Napi::Number>().DoubleValue();
+  opts.upgrade = o.Get("upgrade").ToBoolean().Value();
+  opts.handover_timeout_ns = (uint64_t)o.Get("handoverTimeoutNs").As<Napi::Number>().DoubleValue();
   syr_agent *a = nullptr;
   char err[512];
   int rc = syr_agent_open(&opts, &a, err, sizeof(err));
@@ -174,7 +176,13 @@ Napi::Value AgentReleaseSlot(const Napi::CallbackInfo &info) {
 
 Napi::Value AgentHeartbeat(const Napi::CallbackInfo &info) {
   Need(info, 2, "agentHeartbeat");
-  syr_agent_heartbeat(Handle<syr_agent>(info, 0, "agent"), (uint64_t)info[1].As<Napi::Number>().DoubleValue());
+  bool handover = syr_agent_heartbeat(Handle<syr_agent>(info, 0, "agent"), (uint64_t)info[1].As<Napi::Number>().DoubleValue());
+  return Napi::Boolean::New(info.Env(), handover);
+}
+
+Napi::Value AgentHandover(const Napi::CallbackInfo &info) {
+  Need(info, 1, "agentHandover");
+  syr_agent_handover(Handle<syr_agent>(info, 0, "agent"));
   return info.Env().Undefined();
 }
 
@@ -204,6 +212,8 @@ Napi::Value AgentCounters(const Napi::CallbackInfo &info) {
   o.Set("latchTimeouts", (double)c.latch_timeouts);
   o.Set("signals", (double)c.signals);
   o.Set("affinityCalls", (double)c.affinity_calls);
+  o.Set("upgradeGapNs", (double)c.upgrade_gap_ns);
+  o.Set("rediscovered", (double)c.rediscovered);
   return o;
 }
 
@@ -308,6 +318,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("agentRegion", Napi::Function::New(env, AgentRegion));
   exports.Set("agentCounters", Napi::Function::New(env, AgentCounters));
   exports.Set("agentClose", Napi::Function::New(env, AgentClose));
+  exports.Set("agentHandover", Napi::Function::New(env, AgentHandover));
   exports.Set("clientAttach", Napi::Function::New(env, ClientAttach));
   exports.Set("clientRegion", Napi::Function::New(env, ClientRegion));
   exports.Set("clientRegister", Napi::Function::New(env, ClientRegister));

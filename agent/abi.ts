@@ -91,6 +91,7 @@ export const TXN_RESULT_COUNT = 10;
 export enum EnclaveState {
   NO_AGENT = 0,
   ACTIVE = 1,
+  HANDOVER = 2,
 }
 
 /** A struct's size and field byte offsets, as the C compiler lays them out. */
@@ -134,7 +135,8 @@ export const HDR: StructLayout = {
   size: 512,
   fields: {
     magic: 0, abi_version: 4, agent_pid: 8, agent_gen: 12, heartbeat_ns: 16, enclave_state: 24,
-    max_tasks: 28, agent_cpu: 32, ncpus: 36, preempt_signo: 40, cpumask: 48, name: 80, cring_drops: 128,
+    max_tasks: 28, agent_cpu: 32, ncpus: 36, preempt_signo: 40, handover_pid: 44, cpumask: 48, name: 80,
+    cring_drops: 128, handover_ns: 136,
   },
 };
 

@@ -54,6 +54,8 @@ export class Agent implements ScheduleContext {
   /** Tasks the kernel lets run although the agent has not placed them (after a kernel wakeup or preemption). */
   private readonly unplacedRunning = new Set<Task>();
   private stopping = false;
+  /** A new agent asked for the enclave (live upgrade); run() returned because of it. */
+  handoverRequested = false;
   private lastStatsNs = 0;
 
   constructor(
@@ -80,7 +82,10 @@ export class Agent implements ScheduleContext {
     if (this.unplacedRunning.size > 0) this.enforce();
     if (!busy && this.opts.idleYield) ch.idle?.();
 
-    ch.heartbeat(this.nowNs);
+    if (ch.heartbeat(this.nowNs) === true && !this.handoverRequested) {
+      this.handoverRequested = true;
+      this.stopping = true;
+    }
     if (this.opts.statsIntervalMs > 0 && this.nowNs - this.lastStatsNs >= this.opts.statsIntervalMs * 1e6) {
       this.logStats();
     }
@@ -175,7 +180,7 @@ export class Agent implements ScheduleContext {
     switch (m.type) {
       case MsgType.TASK_WAKEUP:
         this.channel.readHints(task);
-        if (m.src === MsgSrc.KERNEL) this.unplacedRunning.add(task);
+        if (m.src !== MsgSrc.CLIENT) this.unplacedRunning.add(task);
         this.guard('taskRunnable', () => this.policy.taskRunnable(task, m));
         break;
       case MsgType.TASK_BLOCKED:
@@ -187,7 +192,7 @@ export class Agent implements ScheduleContext {
         this.vacate(task);
         // A kernel preemption leaves the thread runnable and unparked: when
         // Linux gives it the cpu back it runs, placed or not.
-        if (m.src === MsgSrc.KERNEL) this.unplacedRunning.add(task);
+        if (m.src !== MsgSrc.CLIENT) this.unplacedRunning.add(task);
         this.guard('taskPreempted', () => this.policy.taskPreempted(task, m));
         break;
       case MsgType.TASK_YIELD:

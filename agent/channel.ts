@@ -29,8 +29,8 @@ export interface Channel {
   switchInNs(task: Task): number;
   /** The policy has seen the task's TASK_DEAD/TASK_DEPARTED: its slot can be reused. */
   releaseTask(task: Task): void;
-  /** Publish liveness to clients. */
-  heartbeat(nowNs: number): void;
+  /** Publish liveness to clients. Returns true when a new agent asked to take the enclave over (live upgrade). */
+  heartbeat(nowNs: number): boolean | void;
   /** An iteration found nothing to do: give the agent's cpu to whoever else wants it (sched_yield). */
   idle?(): void;
 }

@@ -21,6 +21,8 @@ Runs a scheduling policy for the threads that register with the enclave.
   --policy-errors MODE    exit (default): detach all threads and exit 3 on a policy exception;
                           continue: log it and keep scheduling
   --region-mode OCTAL     permissions of the enclave region and pins (default: 600)
+  --upgrade               take the enclave over from its running agent (live upgrade or policy switch):
+                          services keep running, the old agent exits 0
   --trace                 log every message and transaction (for debugging a policy)
   --idle-yield            sched_yield the agent cpu after an idle iteration, for machines where
                           other threads must share it (default: pure spin, as ghOSt)
@@ -46,6 +48,7 @@ export function parseCli(argv: string[]): AgentOptions | 'help' {
         'region-mode': { type: 'string' },
         trace: { type: 'boolean' },
         'idle-yield': { type: 'boolean' },
+        upgrade: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
       strict: true,
@@ -103,6 +106,7 @@ export function parseCli(argv: string[]): AgentOptions | 'help' {
   if (pe !== undefined) input.policyErrors = pe;
   if (v.trace) input.trace = true;
   if (v['idle-yield']) input.idleYield = true;
+  if (v.upgrade) input.upgrade = true;
   return resolveAgentOptions(input);
 }
 

@@ -26,12 +26,22 @@ export class AgentEnclave {
       regionMode: o.regionMode,
       latchTimeoutNs: o.latchTimeoutMs * 1e6,
       reorderTimeoutNs: o.reorderTimeoutMs * 1e6,
+      upgrade: o.upgrade,
+      handoverTimeoutNs: 5e9,
     });
     return new AgentEnclave(handle, o);
   }
 
   counters(): ShimCounters | undefined {
     return this.handle ? native.agentCounters(this.handle) : undefined;
+  }
+
+  /** Live upgrade, old side: park running threads and let the new agent take everything over. */
+  handover(): void {
+    if (!this.handle) return;
+    const h = this.handle;
+    this.handle = undefined;
+    native.agentHandover(h);
   }
 
   /** Detach every task (they run under Linux from now on) and remove the enclave. Idempotent. */

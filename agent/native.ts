@@ -17,6 +17,8 @@ export interface NativeAgentOptions {
   regionMode: number;
   latchTimeoutNs: number;
   reorderTimeoutNs: number;
+  upgrade: boolean;
+  handoverTimeoutNs: number;
 }
 
 export interface ShimCounters {
@@ -32,6 +34,8 @@ export interface ShimCounters {
   latchTimeouts: number;
   signals: number;
   affinityCalls: number;
+  upgradeGapNs: number;
+  rediscovered: number;
 }
 
 export interface Views {
@@ -51,7 +55,8 @@ export interface NativeShim {
   agentCommit(a: AgentHandle, txns: Int32Array, n: number): void;
   agentRequestPark(a: AgentHandle, slot: number, kind: number): number;
   agentReleaseSlot(a: AgentHandle, slot: number): void;
-  agentHeartbeat(a: AgentHandle, nowNs: number): void;
+  agentHeartbeat(a: AgentHandle, nowNs: number): boolean;
+  agentHandover(a: AgentHandle): void;
   agentRegion(a: AgentHandle): Views;
   agentCounters(a: AgentHandle): ShimCounters;
   agentClose(a: AgentHandle): void;

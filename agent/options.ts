@@ -33,6 +33,8 @@ export interface AgentOptions {
   trace: boolean;
   /** sched_yield() the agent's cpu when an iteration had nothing to do (for machines where other threads share it). Default false. */
   idleYield: boolean;
+  /** Take over the enclave from its running agent (live upgrade, policy switch) instead of creating it. Default false. */
+  upgrade: boolean;
 }
 
 export const DEFAULTS: Omit<AgentOptions, 'cpus' | 'agentCpu'> = {
@@ -49,6 +51,7 @@ export const DEFAULTS: Omit<AgentOptions, 'cpus' | 'agentCpu'> = {
   policyErrors: 'exit',
   trace: false,
   idleYield: false,
+  upgrade: false,
 };
 
 function bad(field: string, what: string, got: unknown): never {
@@ -104,5 +107,6 @@ export function resolveAgentOptions(input: Partial<AgentOptions> & { cpus: numbe
   if (o.policyErrors !== 'exit' && o.policyErrors !== 'continue') bad('policyErrors', "'exit' or 'continue'", o.policyErrors);
   if (typeof o.trace !== 'boolean') bad('trace', 'a boolean', o.trace);
   if (typeof o.idleYield !== 'boolean') bad('idleYield', 'a boolean', o.idleYield);
+  if (typeof o.upgrade !== 'boolean') bad('upgrade', 'a boolean', o.upgrade);
   return { ...(o as unknown as AgentOptions), cpus: [...(cpus as number[])].sort((a, b) => a - b) };
 }

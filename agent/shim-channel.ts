@@ -103,8 +103,8 @@ export class ShimChannel implements Channel {
     native.agentReleaseSlot(this.handle, task.slot);
   }
 
-  heartbeat(nowNs: number): void {
-    native.agentHeartbeat(this.handle, nowNs);
+  heartbeat(nowNs: number): boolean {
+    return native.agentHeartbeat(this.handle, nowNs);
   }
 
   idle(): void {

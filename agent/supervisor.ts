@@ -60,8 +60,12 @@ export async function runAgent(
   const stop = () => agent.stop();
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
+  const upgraded = o.upgrade ? enclave.counters() : undefined;
   log.info(
-    { enclave: o.name, cpus: formatCpuList(o.cpus), agentCpu: o.agentCpu, policy: policy.name, pid: process.pid },
+    {
+      enclave: o.name, cpus: formatCpuList(o.cpus), agentCpu: o.agentCpu, policy: policy.name, pid: process.pid,
+      ...(upgraded ? { upgrade: { gapMs: upgraded.upgradeGapNs / 1e6, rediscovered: upgraded.rediscovered } } : {}),
+    },
     'agent ready',
   );
   onReady?.(agent);
@@ -80,8 +84,14 @@ export async function runAgent(
     process.off('SIGINT', stop);
     process.off('SIGTERM', stop);
     agent.logStats();
-    log.info({ totals: agent.stats.totals(), shim: enclave.counters(), tasks: agent.tasks.size }, 'agent stopped');
-    enclave.close();
+    const shim = enclave.counters();
+    if (agent.handoverRequested && exitCode === 0) {
+      enclave.handover();
+      log.info({ totals: agent.stats.totals(), shim, tasks: agent.tasks.size }, 'agent handed the enclave over');
+    } else {
+      log.info({ totals: agent.stats.totals(), shim, tasks: agent.tasks.size }, 'agent stopped');
+      enclave.close();
+    }
   }
   return { exitCode, agent };
 }

@@ -46,6 +46,7 @@ struct syr_agent {
 	char shm_path[96];
 	char pin_dir[128];
 	char kstat_pin[160];
+	char tids_pin[160];
 	struct syr_agent_opts o;
 	uint64_t cpumask[SYR_MAX_CPUS / 64];
 	int cpus[SYR_MAX_CPUS];
@@ -100,7 +101,7 @@ static void apply(struct syr_agent *a, const struct syr_msg *m)
 	}
 	case SYR_MSG_TASK_BLOCKED:
 	case SYR_MSG_TASK_PREEMPT:
-		if (m->src == SYR_SRC_KERNEL) {
+		if (m->src != SYR_SRC_CLIENT) {
 			/* It slept or lost the cpu in the kernel: the cpu is free for the next task. */
 			syr_leave_cpu(r, m->slot, t->cpu);
 			t->cpu = -1;
@@ -380,9 +381,10 @@ void syr_agent_release_slot(struct syr_agent *a, uint32_t slot)
 	__atomic_store_n(&t->state, SYR_SLOT_FREE, __ATOMIC_SEQ_CST);
 }
 
-void syr_agent_heartbeat(struct syr_agent *a, uint64_t now)
+bool syr_agent_heartbeat(struct syr_agent *a, uint64_t now)
 {
 	__atomic_store_n(&a->m.r->hdr.heartbeat_ns, now, __ATOMIC_RELEASE);
+	return __atomic_load_n(&a->m.r->hdr.handover_pid, __ATOMIC_ACQUIRE) != 0;
 }
 
 struct syr_map *syr_agent_map(struct syr_agent *a)
@@ -423,6 +425,8 @@ static int check_overlap(struct syr_agent *a, char *errbuf, size_t errlen)
 			    syr_name_ok(e->d_name + 6)) {
 				char pin[200];
 				snprintf(pin, sizeof(pin), "/sys/fs/bpf/syrup/%s/kstat", e->d_name + 6);
+				unlink(pin);
+				snprintf(pin, sizeof(pin), "/sys/fs/bpf/syrup/%s/tids", e->d_name + 6);
 				unlink(pin);
 				snprintf(pin, sizeof(pin), "/sys/fs/bpf/syrup/%s", e->d_name + 6);
 				rmdir(pin);
@@ -513,23 +517,28 @@ static int load_bpf(struct syr_agent *a, char *errbuf, size_t errlen)
 		snprintf(errbuf, errlen, "cannot create %s: %s", a->pin_dir, strerror(-rc));
 		return rc;
 	}
-	unlink(a->kstat_pin); /* stale pin of a dead agent */
+	if (!a->o.upgrade) {
+		/* stale pins of a dead agent */
+		unlink(a->kstat_pin);
+		unlink(a->tids_pin);
+	}
 	a->skel = syrup_sched__open();
 	if (!a->skel) {
 		snprintf(errbuf, errlen, "opening the BPF object failed: %s", strerror(errno));
 		return SYR_E_BPF;
 	}
 	a->skel->rodata->syr_max_tasks = a->o.max_tasks;
+	/* Pinned maps outlive the agent: an upgrade's new agent loads its programs against the same
+	 * status words and tid filter (libbpf reuses a pin that exists, creates it otherwise). */
+	bpf_map__set_pin_path(a->skel->maps.syr_kstat, a->kstat_pin);
+	bpf_map__set_pin_path(a->skel->maps.syr_tids, a->tids_pin);
 	if ((rc = syrup_sched__load(a->skel)) != 0) {
 		snprintf(errbuf, errlen, "loading the BPF programs failed (%s); is this root on a kernel with BTF?",
 			 strerror(-rc));
 		return SYR_E_BPF;
 	}
-	if ((rc = bpf_map__pin(a->skel->maps.syr_kstat, a->kstat_pin)) != 0) {
-		snprintf(errbuf, errlen, "pinning %s failed: %s", a->kstat_pin, strerror(-rc));
-		return SYR_E_BPF;
-	}
 	chmod(a->kstat_pin, a->o.region_mode);
+	chmod(a->tids_pin, 0600);
 	if ((rc = syrup_sched__attach(a->skel)) != 0) {
 		snprintf(errbuf, errlen, "attaching the sched tracepoints failed: %s", strerror(-rc));
 		return SYR_E_BPF;
@@ -551,6 +560,185 @@ static int load_bpf(struct syr_agent *a, char *errbuf, size_t errlen)
 	return 0;
 }
 
+
+/*
+ * Live upgrade, new side. The old agent holds the region lock; ask it to hand
+ * over (handover_pid) and wait for the lock. The old agent parks the threads
+ * it had on cpus, marks the enclave HANDOVER and exits without detaching
+ * anyone; client watchdogs wait through HANDOVER instead of detaching.
+ */
+static int takeover_region(struct syr_agent *a, char *errbuf, size_t errlen)
+{
+	int fd = shm_open(a->shm_path, O_RDWR | O_CLOEXEC, 0);
+	if (fd < 0) {
+		snprintf(errbuf, errlen, "no enclave '%s' to upgrade", a->o.name);
+		return SYR_E_NOENCLAVE;
+	}
+	if (flock(fd, LOCK_EX | LOCK_NB) == 0) {
+		close(fd);
+		snprintf(errbuf, errlen, "enclave '%s' has no live agent to upgrade; start without --upgrade", a->o.name);
+		return SYR_E_NOAGENT;
+	}
+	struct syr_region *r = mmap(NULL, sizeof(struct syr_region), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (r == MAP_FAILED) {
+		close(fd);
+		return -errno;
+	}
+	int rc = 0;
+	if (r->hdr.magic != SYR_MAGIC || r->hdr.abi_version != SYR_ABI_VERSION) {
+		snprintf(errbuf, errlen, "enclave '%s' has ABI version %u; this agent speaks %u", a->o.name,
+			 r->hdr.abi_version, SYR_ABI_VERSION);
+		rc = SYR_E_ABI;
+	} else if (memcmp(r->hdr.cpumask, a->cpumask, sizeof(a->cpumask)) != 0) {
+		snprintf(errbuf, errlen, "--upgrade must keep the enclave's cpus (it has %u cpus; a different set was given)",
+			 r->hdr.ncpus);
+		rc = SYR_E_OVERLAP;
+	}
+	uint32_t old_pid = r->hdr.agent_pid;
+	if (rc == 0) {
+		__atomic_store_n(&r->hdr.handover_pid, (uint32_t)getpid(), __ATOMIC_SEQ_CST);
+		uint64_t end = syr_now_ns() + a->o.handover_timeout_ns;
+		while (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+			if (syr_now_ns() > end) {
+				__atomic_store_n(&r->hdr.handover_pid, 0, __ATOMIC_SEQ_CST);
+				snprintf(errbuf, errlen, "agent pid %u did not hand enclave '%s' over in time", old_pid,
+					 a->o.name);
+				rc = SYR_E_AGENT_ALIVE;
+				break;
+			}
+			usleep(200);
+		}
+	}
+	if (rc == 0 && __atomic_load_n(&r->hdr.enclave_state, __ATOMIC_SEQ_CST) != SYR_ENC_HANDOVER) {
+		snprintf(errbuf, errlen, "agent pid %u exited without handing enclave '%s' over", old_pid, a->o.name);
+		rc = SYR_E_NOAGENT;
+	}
+	if (rc != 0) {
+		munmap(r, sizeof(*r));
+		close(fd);
+		return rc;
+	}
+	a->m.shm_fd = fd;
+	a->m.r = r;
+	return 0;
+}
+
+/* Is the thread asleep in the kernel right now (/proc state S or D)? */
+static bool thread_sleeping(uint32_t pid, uint32_t tid)
+{
+	char p[64], buf[256];
+	snprintf(p, sizeof(p), "/proc/%u/task/%u/stat", pid, tid);
+	int fd = open(p, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	ssize_t n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return false;
+	buf[n] = 0;
+	char *rp = strrchr(buf, ')');
+	return rp && rp[1] == ' ' && (rp[2] == 'S' || rp[2] == 'D');
+}
+
+static void synth(struct syr_agent *a, uint32_t slot, uint16_t type, uint16_t src, uint32_t arg)
+{
+	struct syr_msg m = {0};
+	m.type = type;
+	m.src = src;
+	m.slot = slot;
+	m.tid = a->m.r->tasks[slot].tid;
+	m.seq = __atomic_add_fetch(&a->m.ks[slot].barrier, 1, __ATOMIC_SEQ_CST);
+	m.cpu = -1;
+	m.arg = arg;
+	m.ts_ns = syr_now_ns();
+	deliver(a, &m);
+}
+
+/*
+ * Rebuild every task's state for the new policy as the messages that would
+ * have produced it, under the task's lock so no client event interleaves;
+ * the barrier moves past them, so client-ring leftovers already reflected in
+ * the snapshot arrive as duplicates and are dropped.
+ */
+static void rediscover(struct syr_agent *a)
+{
+	struct syr_region *r = a->m.r;
+	for (uint32_t s = 0; s < a->o.max_tasks; s++) {
+		struct syr_task *t = &r->tasks[s];
+		uint32_t st = __atomic_load_n(&t->state, __ATOMIC_SEQ_CST);
+		if (st == SYR_SLOT_DEAD || st == SYR_SLOT_DEPARTED) {
+			syr_agent_release_slot(a, s); /* the old agent never got to it */
+			continue;
+		}
+		if (st != SYR_SLOT_ACTIVE)
+			continue;
+		struct syr_kstat *ks = &a->m.ks[s];
+		syr_lock(&t->lock);
+		synth(a, s, SYR_MSG_TASK_NEW, SYR_SRC_SHIM, t->pid);
+		uint32_t kf = __atomic_load_n(&ks->flags, __ATOMIC_SEQ_CST);
+		uint32_t run = __atomic_load_n(&t->run, __ATOMIC_SEQ_CST);
+		if (__atomic_load_n(&t->wstate, __ATOMIC_SEQ_CST) & SYR_WF_BLOCKED) {
+			synth(a, s, SYR_MSG_TASK_BLOCKED, SYR_SRC_SHIM, 0);
+		} else if ((kf & SYR_KF_KBLOCKED) && thread_sleeping(t->pid, t->tid)) {
+			synth(a, s, SYR_MSG_TASK_BLOCKED, SYR_SRC_SHIM, 0);
+		} else {
+			/* A wakeup during the gap had no BPF program to see it. */
+			__atomic_and_fetch(&ks->flags, ~(uint32_t)SYR_KF_KBLOCKED, __ATOMIC_SEQ_CST);
+			/* Running without a placement (the old agent could not park it): enforce like a kernel preemption. */
+			if (syr_run_state(run) == SYR_RUN_RUN)
+				synth(a, s, SYR_MSG_TASK_PREEMPT, SYR_SRC_SHIM, SYR_PREEMPT_KERNEL);
+		}
+		syr_unlock(&t->lock);
+		a->cnt.rediscovered++;
+	}
+}
+
+void syr_agent_handover(struct syr_agent *a)
+{
+	struct syr_region *r = a->m.r;
+	r->hdr.handover_ns = syr_now_ns();
+	/* No successor may be released by a victim any more: drop the latches (those tasks stay parked). */
+	for (int i = 0; i < a->ncpus; i++) {
+		uint64_t *w = (uint64_t *)&r->cpus[a->cpus[i]].cur;
+		uint64_t old = __atomic_load_n(w, __ATOMIC_SEQ_CST);
+		while (!__atomic_compare_exchange_n(w, &old, old & 0xffffffffull, false, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST))
+			;
+	}
+	/* Park what runs, so the new agent starts from runnable, unplaced tasks. */
+	for (int i = 0; i < a->ncpus; i++) {
+		uint32_t cur = __atomic_load_n(&r->cpus[a->cpus[i]].cur, __ATOMIC_SEQ_CST);
+		if (cur)
+			syr_agent_request_park(a, cur - 1, SYR_PREEMPT_SILENT);
+	}
+	uint64_t end = syr_now_ns() + 50ull * 1000 * 1000;
+	for (;;) {
+		bool busy = false;
+		for (int i = 0; i < a->ncpus; i++)
+			busy |= __atomic_load_n(&r->cpus[a->cpus[i]].cur, __ATOMIC_SEQ_CST) != 0;
+		if (!busy || syr_now_ns() > end)
+			break;
+		usleep(100);
+	}
+	/* A thread that would not park keeps running; the new agent sees it as running unplaced. */
+	for (int i = 0; i < a->ncpus; i++)
+		__atomic_store_n((uint64_t *)&r->cpus[a->cpus[i]].cur, 0, __ATOMIC_SEQ_CST);
+	/* Programs detach before the state flips, so no kernel event is half-posted across agents. */
+	if (a->rb)
+		ring_buffer__free(a->rb);
+	a->rb = NULL;
+	if (a->m.ks)
+		munmap(a->m.ks, a->m.ks_len);
+	a->m.ks = NULL;
+	a->m.kstat_fd = -1;
+	syrup_sched__destroy(a->skel);
+	a->skel = NULL;
+	__atomic_store_n(&r->hdr.enclave_state, SYR_ENC_HANDOVER, __ATOMIC_SEQ_CST);
+	/* Closing the region fd releases the lock the new agent waits for. */
+	syr_map_close(&a->m);
+	free(a->stage);
+	free(a);
+}
+
 int syr_agent_open(const struct syr_agent_opts *o, struct syr_agent **out, char *errbuf, size_t errlen)
 {
 	errbuf[0] = 0;
@@ -570,6 +758,7 @@ int syr_agent_open(const struct syr_agent_opts *o, struct syr_agent **out, char 
 	syr_region_path(o->name, a->shm_path, sizeof(a->shm_path));
 	syr_pin_dir(o->name, a->pin_dir, sizeof(a->pin_dir));
 	snprintf(a->kstat_pin, sizeof(a->kstat_pin), "%s/kstat", a->pin_dir);
+	snprintf(a->tids_pin, sizeof(a->tids_pin), "%s/tids", a->pin_dir);
 	for (int i = 0; i < o->ncpus; i++) {
 		int c = o->cpus[i];
 		if (c < 0 || c >= SYR_MAX_CPUS) {
@@ -580,7 +769,31 @@ int syr_agent_open(const struct syr_agent_opts *o, struct syr_agent **out, char 
 		a->cpus[a->ncpus++] = c;
 	}
 
-	int rc = check_overlap(a, errbuf, errlen);
+	int rc;
+	if (o->upgrade) {
+		rc = takeover_region(a, errbuf, errlen);
+		if (rc == 0)
+			rc = load_bpf(a, errbuf, errlen);
+		if (rc != 0) {
+			/* Took over but cannot run: close as any agent does (threads go back to Linux).
+			 * takeover_region failures leave a->m.r unset, so the old agent's region is untouched. */
+			syr_agent_close(a);
+			return rc;
+		}
+		rediscover(a);
+		struct syr_hdr *h = &a->m.r->hdr;
+		h->agent_pid = (uint32_t)getpid();
+		h->agent_gen++;
+		h->agent_cpu = o->agent_cpu;
+		h->heartbeat_ns = syr_now_ns();
+		a->cnt.upgrade_gap_ns = h->heartbeat_ns - h->handover_ns;
+		h->handover_pid = 0;
+		__atomic_store_n(&h->enclave_state, SYR_ENC_ACTIVE, __ATOMIC_SEQ_CST);
+		*out = a;
+		return 0;
+	}
+
+	rc = check_overlap(a, errbuf, errlen);
 	if (rc == 0)
 		rc = claim_region(a, errbuf, errlen);
 	if (rc == 0 && ftruncate(a->m.shm_fd, sizeof(struct syr_region)) != 0)
@@ -651,6 +864,7 @@ void syr_agent_close(struct syr_agent *a)
 	if (a->skel) {
 		syrup_sched__destroy(a->skel);
 		unlink(a->kstat_pin);
+		unlink(a->tids_pin);
 		rmdir(a->pin_dir);
 	}
 	if (r) {

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 #include "shim.h"
 
@@ -31,10 +32,13 @@
  * local task's run word to DETACHED (waking parked ones) and restores each
  * thread's original affinity: threads go on under the Linux scheduler and
  * park()/wake() degrade to a plain futex handshake on the wake word, so no
- * wakeup (and so no work) is lost.
+ * wakeup (and so no work) is lost. A live upgrade is not a loss: the old
+ * agent marks the enclave HANDOVER before it exits, and the watchdog waits
+ * (up to 5 s) for the new agent instead of detaching.
  */
 
 #define SYR_WATCHDOG_MS 10
+#define SYR_HANDOVER_WAIT_NS (5ull * 1000 * 1000 * 1000)
 
 struct syr_client {
 	struct syr_map m;
@@ -139,10 +143,24 @@ static void *watchdog_main(void *arg)
 	int pidfd = -1;
 	uint32_t watched = 0;
 	/* The watchdog must not be confined to an enclave cpu it was born on. */
+	uint64_t handover_since = 0;
 	while (!__atomic_load_n(&c->stop, __ATOMIC_ACQUIRE)) {
-		uint32_t pid = __atomic_load_n(&h->agent_pid, __ATOMIC_ACQUIRE);
-		if (__atomic_load_n(&h->enclave_state, __ATOMIC_ACQUIRE) != SYR_ENC_ACTIVE)
+		uint32_t st = __atomic_load_n(&h->enclave_state, __ATOMIC_ACQUIRE);
+		if (st == SYR_ENC_NO_AGENT)
 			break;
+		if (st == SYR_ENC_HANDOVER) {
+			/* Live upgrade in progress: the old agent may already be gone; wait for the new one. */
+			uint64_t now = syr_now_ns();
+			if (!handover_since)
+				handover_since = now;
+			if (now - handover_since > SYR_HANDOVER_WAIT_NS)
+				break;
+			struct timespec ts = {0, SYR_WATCHDOG_MS * 1000000L};
+			nanosleep(&ts, NULL);
+			continue;
+		}
+		handover_since = 0;
+		uint32_t pid = __atomic_load_n(&h->agent_pid, __ATOMIC_ACQUIRE);
 		if (pid != watched) {
 			if (pidfd >= 0)
 				close(pidfd);
@@ -153,8 +171,12 @@ static void *watchdog_main(void *arg)
 		}
 		struct pollfd p = {.fd = pidfd, .events = POLLIN};
 		int n = poll(&p, 1, SYR_WATCHDOG_MS);
-		if (n > 0 && (p.revents & (POLLIN | POLLHUP | POLLERR)))
-			break; /* the agent exited */
+		if (n > 0 && (p.revents & (POLLIN | POLLHUP | POLLERR))) {
+			/* The agent exited. Handing over (state already HANDOVER) is not dying. */
+			if (__atomic_load_n(&h->enclave_state, __ATOMIC_ACQUIRE) == SYR_ENC_HANDOVER)
+				continue;
+			break;
+		}
 	}
 	if (pidfd >= 0)
 		close(pidfd);
@@ -198,7 +220,7 @@ int syr_client_attach(const char *name, struct syr_client **out)
 		return -ENOMEM;
 	}
 	int rc = syr_map_open(&c->m, name);
-	if (rc == 0 && c->m.r->hdr.enclave_state != SYR_ENC_ACTIVE)
+	if (rc == 0 && c->m.r->hdr.enclave_state == SYR_ENC_NO_AGENT)
 		rc = SYR_E_NOAGENT;
 	if (rc == 0)
 		rc = install_handler((int)c->m.r->hdr.preempt_signo);
@@ -238,10 +260,11 @@ int syr_client_my_slot(void)
 	return syr_me.c ? syr_me.slot : -1;
 }
 
+/* ACTIVE, or HANDOVER (a live upgrade: messages wait in the ring for the new agent). */
 static bool enclave_live(struct syr_client *c)
 {
 	return !syr_client_detached(c) &&
-	       __atomic_load_n(&c->m.r->hdr.enclave_state, __ATOMIC_SEQ_CST) == SYR_ENC_ACTIVE;
+	       __atomic_load_n(&c->m.r->hdr.enclave_state, __ATOMIC_SEQ_CST) != SYR_ENC_NO_AGENT;
 }
 
 /* Move the run word to WAIT (keeping its gen), unless the enclave is detached. */

@@ -92,10 +92,13 @@ struct syr_agent_opts {
 	uint32_t region_mode; /* file mode of the region and pins, e.g. 0600 */
 	uint64_t latch_timeout_ns;
 	uint64_t reorder_timeout_ns;
+	bool upgrade;                /* take over from the enclave's live agent instead of creating it */
+	uint64_t handover_timeout_ns;
 };
 struct syr_agent_counters {
 	uint64_t kernel_msgs, client_msgs, bad_msgs, reordered, seq_gaps, dup_msgs, late_msgs;
 	uint64_t kernel_drops, client_drops, latch_timeouts, signals, affinity_calls;
+	uint64_t upgrade_gap_ns, rediscovered;
 };
 int syr_agent_open(const struct syr_agent_opts *o, struct syr_agent **out, char *errbuf, size_t errlen);
 /* Ordered messages into out (capacity cap). Returns count (>=0). */
@@ -103,7 +106,10 @@ int syr_agent_drain(struct syr_agent *a, struct syr_msg *out, int cap);
 void syr_agent_commit(struct syr_agent *a, struct syr_txn_req *txns, int n);
 int syr_agent_request_park(struct syr_agent *a, uint32_t slot, uint32_t kind);
 void syr_agent_release_slot(struct syr_agent *a, uint32_t slot);
-void syr_agent_heartbeat(struct syr_agent *a, uint64_t now);
+/* Returns true when a new agent asked this one to hand the enclave over. */
+bool syr_agent_heartbeat(struct syr_agent *a, uint64_t now);
+/* Live upgrade, old side: park the running threads, mark HANDOVER, let go without detaching anyone. */
+void syr_agent_handover(struct syr_agent *a);
 struct syr_map *syr_agent_map(struct syr_agent *a);
 void syr_agent_counters(struct syr_agent *a, struct syr_agent_counters *c);
 /* Detach every task (they go on under Linux), drop the pins and the region name. */

@@ -196,6 +196,7 @@ struct syr_cpu {
 enum syr_enclave_state {
 	SYR_ENC_NO_AGENT = 0,
 	SYR_ENC_ACTIVE = 1,
+	SYR_ENC_HANDOVER = 2,  /* live upgrade: the old agent left, the new one is taking over; clients wait */
 };
 
 /* Region header, 512 bytes. */
@@ -210,11 +211,12 @@ struct syr_hdr {
 	__s32 agent_cpu;
 	__u32 ncpus;          /* cpus in the enclave */
 	__u32 preempt_signo;
-	__u32 _pad0;
+	__u32 handover_pid;   /* a new agent asking this one to hand the enclave over (live upgrade) */
 	__u64 cpumask[SYR_MAX_CPUS / 64];
 	char name[SYR_NAME_MAX];
 	__u64 cring_drops;    /* client messages lost to a full ring */
-	__u64 _pad1[47];
+	__u64 handover_ns;    /* when the old agent stopped scheduling (live upgrade) */
+	__u64 _pad1[46];
 };
 
 /* One client-ring cell: Vyukov bounded MPSC (seq publishes the cell), 48 bytes. */
