@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { fileURLToPath } from 'node:url';
-import { MsgSrc, MsgType } from '../../agent/abi.ts';
+import { MsgSrc, MsgType, TxnResult } from '../../agent/abi.ts';
 import { Agent } from '../../agent/agent.ts';
 import { AgentEnclave } from '../../agent/enclave.ts';
 import { FakeChannel } from '../../agent/fake-channel.ts';
@@ -11,6 +11,7 @@ import type { Message } from '../../agent/message.ts';
 import { native } from '../../agent/native.ts';
 import { resolveAgentOptions } from '../../agent/options.ts';
 import type { Task } from '../../agent/task.ts';
+import type { Txn } from '../../agent/txn.ts';
 import { onlineCpus } from '../../agent/topology.ts';
 import { FifoPolicy } from '../../policies/fifo.ts';
 import { replaceSection } from '../doc-section.ts';
@@ -129,9 +130,16 @@ async function live(mode: 'yield' | 'sleep', threads: number): Promise<LiveResul
   };
 }
 
+/** A fake kernel that accepts every transaction and keeps no record (FakeChannel records all, for tests). */
+class SinkChannel extends FakeChannel {
+  override commit(txns: Txn[]): void {
+    for (const t of txns) t.result = TxnResult.OK;
+  }
+}
+
 /** Policy-loop capacity alone: a scripted message stream through the same Agent and FIFO, no kernel. */
 function loopCapacity(): { decisionsPerSec: number; messagesPerSec: number } {
-  const ch = new FakeChannel([0, 1, 2, 3, 4, 5, 6, 7]);
+  const ch = new SinkChannel([0, 1, 2, 3, 4, 5, 6, 7]);
   const agent = new Agent(ch, new FifoPolicy(), { name: 'fake', statsIntervalMs: 0, yieldEveryMs: 2 });
   const TASKS = 64;
   for (let s = 0; s < TASKS; s++) ch.post(MsgType.TASK_NEW, s);
