@@ -1,11 +1,12 @@
 // net-harness.ts: shared fixtures of the network-hook tests: a real syrupd child process, network namespaces with a veth pair, traffic senders.
-import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import { spawn, execFileSync } from 'node:child_process';
 import { mkdtempSync, chmodSync, rmSync, existsSync, readdirSync, writeFileSync } from 'node:fs';
 import dgram from 'node:dgram';
 import readline from 'node:readline';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { startSyrupdProcess, type SyrupdProcess } from '../net/syrupd-process.ts';
 
 export const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -17,59 +18,13 @@ export interface Teardown {
 let seq = 0;
 const uniq = (): string => `${process.pid % 100000}${seq++}`;
 
-export interface Syrupd {
-  socketPath: string;
-  pinRoot: string;
-  cacheDir: string;
-  dir: string;
-  proc: ChildProcess;
-  output(): string;
-  /** SIGTERM and wait; resolves with the exit code. */
-  stop(): Promise<number | null>;
-}
+export type Syrupd = SyrupdProcess;
 
 /** Start syrupd (bin/syrupd.js) with private socket, pin root and cache; stopped at teardown. */
 export async function startSyrupd(t: Teardown): Promise<Syrupd> {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'syrupd-test-'));
-  // Apps running as other users must reach the socket and their compile directory.
-  chmodSync(dir, 0o711);
-  const pinRoot = `/sys/fs/bpf/syrup-test-${uniq()}`;
-  const socketPath = path.join(dir, 'syrupd.sock');
-  const cacheDir = path.join(dir, 'cache');
-  const proc = spawn(
-    process.execPath,
-    [path.join(repo, 'bin', 'syrupd.js'), '--socket', socketPath, '--pin-root', pinRoot, '--cache-dir', cacheDir, '--log-level', 'debug'],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  let out = '';
-  proc.stdout!.on('data', (d) => (out += d));
-  proc.stderr!.on('data', (d) => (out += d));
-  const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
-  const stop = async (): Promise<number | null> => {
-    if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGTERM');
-    return exited;
-  };
-  t.teardown(async () => {
-    await stop();
-    rmSync(dir, { recursive: true, force: true });
-    // If syrupd died without cleaning up, do it here so a failed test leaves no pins.
-    if (existsSync(pinRoot)) rmSync(pinRoot, { recursive: true, force: true });
-  });
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`syrupd did not start:\n${out}`)), 20_000);
-    const check = (): void => {
-      if (out.includes('syrupd listening')) {
-        clearTimeout(timer);
-        resolve();
-      }
-    };
-    proc.stdout!.on('data', check);
-    proc.once('exit', () => {
-      clearTimeout(timer);
-      reject(new Error(`syrupd exited early:\n${out}`));
-    });
-  });
-  return { socketPath, pinRoot, cacheDir, dir, proc, output: () => out, stop };
+  const d = await startSyrupdProcess();
+  t.teardown(() => d.stop());
+  return d;
 }
 
 export interface Netns {

@@ -75,6 +75,39 @@ t.test('TCP: SYNs of 8 connections go round robin over 4 listeners', async (t) =
   t.same((await policy.status()).counters.executors, [2, 2, 2, 2], 'one decision per SYN');
 });
 
+/** syr_hash32 from syrup.h (murmur3 finaliser), to predict hash_port.c's choice. */
+function syrHash32(x: number): number {
+  x ^= x >>> 16;
+  x = Math.imul(x, 0x85ebca6b) >>> 0;
+  x ^= x >>> 13;
+  x = Math.imul(x, 0xc2b2ae35) >>> 0;
+  x ^= x >>> 16;
+  return x >>> 0;
+}
+
+t.test('hash_port: each source port sticks to the socket its hash names', async (t) => {
+  const d = await startSyrupd(t);
+  const ns = createNetns(t);
+  const port = 17005;
+  const group = await createReuseportGroup({ protocol: 'udp', port, count: 3, address: ns.hostAddr });
+  t.teardown(() => group.close());
+  const seen = new Map<number, Set<number>>();
+  group.sockets.forEach((s, i) =>
+    s.on('message', (_m, rinfo) => {
+      if (!seen.has(rinfo.port)) seen.set(rinfo.port, new Set());
+      seen.get(rinfo.port)!.add(i);
+    }),
+  );
+  const client = await SyrupClient.connect({ socketPath: d.socketPath });
+  t.teardown(() => client.close());
+  const policy = await client.deployPolicy({ file: policyPath('hash_port.c'), hook: 'socket_select', port, executors: group.sockets });
+  const srcPorts = [45001, 45002, 45003, 45004, 45005, 45006];
+  await sendUdp(ns, ns.hostAddr, port, srcPorts.map((srcPort) => ({ count: 4, srcPort })));
+  await until(() => seen.size === srcPorts.length, 'all source ports');
+  await until(async () => (await policy.status()).counters.executors.reduce((a, b) => a + b, 0) === 24, 'decisions');
+  for (const sp of srcPorts) t.same([...seen.get(sp)!], [syrHash32(sp) % 3], `source port ${sp} -> socket ${syrHash32(sp) % 3}`);
+});
+
 t.test('a second socket_select policy on the same port is refused', async (t) => {
   const d = await startSyrupd(t);
   const group = await createReuseportGroup({ protocol: 'udp', port: 17003, count: 2, address: '127.0.0.1' });
