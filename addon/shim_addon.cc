@@ -250,10 +250,10 @@ Napi::Value ClientRegion(const Napi::CallbackInfo &info) {
 }
 
 Napi::Value ClientRegister(const Napi::CallbackInfo &info) {
-  Need(info, 3, "clientRegister");
+  Need(info, 4, "clientRegister");
   syr_client *c = Handle<syr_client>(info, 0, "client");
   uint32_t slot = 0;
-  int rc = syr_client_register(c, U32(info, 1, "qos"), U32(info, 2, "group"), &slot);
+  int rc = syr_client_register(c, U32(info, 1, "qos"), U32(info, 2, "group"), U32(info, 3, "userData"), &slot);
   if (rc) throw MakeError(info.Env(), rc);
   return Napi::Number::New(info.Env(), slot);
 }

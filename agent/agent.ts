@@ -3,6 +3,7 @@ import { MSG_TYPE_NAMES, MsgSrc, MsgType, TxnResult } from './abi.ts';
 import type { Channel } from './channel.ts';
 import type { Message } from './message.ts';
 import type { Policy, ScheduleContext } from './policy.ts';
+import { SchedState } from './sched-state.ts';
 import { AgentStats } from './stats.ts';
 import { Task } from './task.ts';
 import { txnResultName, type Txn } from './txn.ts';
@@ -31,6 +32,8 @@ export interface AgentLoopOptions {
    * timeslice of decision latency when they do. Default false: pure spin.
    */
   idleYield?: boolean;
+  /** Told every scheduling-state transition of a task (cross-layer publishing; see sched-state.ts). */
+  onTaskState?: (task: Task, state: SchedState) => void;
 }
 
 /** Raised out of run()/step() when the policy threw; carries the original error. */
@@ -168,6 +171,7 @@ export class Agent implements ScheduleContext {
       task.seq = m.seq;
       this.channel.readHints(task);
       this.tasks.set(m.slot, task);
+      this.opts.onTaskState?.(task, SchedState.QUEUED);
       this.guard('taskNew', () => this.policy.taskNew(task, m));
       return;
     }
@@ -181,11 +185,13 @@ export class Agent implements ScheduleContext {
       case MsgType.TASK_WAKEUP:
         this.channel.readHints(task);
         if (m.src !== MsgSrc.CLIENT) this.unplacedRunning.add(task);
+        this.opts.onTaskState?.(task, SchedState.QUEUED);
         this.guard('taskRunnable', () => this.policy.taskRunnable(task, m));
         break;
       case MsgType.TASK_BLOCKED:
         this.unplacedRunning.delete(task);
         this.vacate(task);
+        this.opts.onTaskState?.(task, SchedState.IDLE);
         this.guard('taskBlocked', () => this.policy.taskBlocked(task, m));
         break;
       case MsgType.TASK_PREEMPT:
@@ -193,11 +199,13 @@ export class Agent implements ScheduleContext {
         // A kernel preemption leaves the thread runnable and unparked: when
         // Linux gives it the cpu back it runs, placed or not.
         if (m.src !== MsgSrc.CLIENT) this.unplacedRunning.add(task);
+        this.opts.onTaskState?.(task, SchedState.PREEMPTED);
         this.guard('taskPreempted', () => this.policy.taskPreempted(task, m));
         break;
       case MsgType.TASK_YIELD:
         this.vacate(task);
         this.channel.readHints(task);
+        this.opts.onTaskState?.(task, SchedState.QUEUED);
         this.guard('taskYield', () => this.policy.taskYield(task, m));
         break;
       case MsgType.TASK_DEAD:
@@ -205,6 +213,7 @@ export class Agent implements ScheduleContext {
         this.unplacedRunning.delete(task);
         this.vacate(task);
         this.tasks.delete(m.slot);
+        this.opts.onTaskState?.(task, SchedState.IDLE);
         try {
           if (m.type === MsgType.TASK_DEAD) this.guard('taskDead', () => this.policy.taskDead(task, m));
           else this.guard('taskDeparted', () => this.policy.taskDeparted(task, m));
@@ -253,6 +262,7 @@ export class Agent implements ScheduleContext {
       t.task.placedAtNs = this.nowNs;
       this.owner.set(t.cpu, t.task);
       this.unplacedRunning.delete(t.task);
+      this.opts.onTaskState?.(t.task, SchedState.RUNNING);
       this.guard('txnCommitted', () => this.policy.txnCommitted(t.task, t.cpu));
     }
   }

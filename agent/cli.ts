@@ -23,6 +23,8 @@ Runs a scheduling policy for the threads that register with the enclave.
   --region-mode OCTAL     permissions of the enclave region and pins (default: 600)
   --upgrade               take the enclave over from its running agent (live upgrade or policy switch):
                           services keep running, the old agent exits 0
+  --publish-map PATH      publish each executor's thread state (0 idle, 1 running, 2 queued, 3 preempted)
+                          into this pinned BPF array, for network policies (see net/policies/sched_aware.c)
   --trace                 log every message and transaction (for debugging a policy)
   --idle-yield            sched_yield the agent cpu after an idle iteration, for machines where
                           other threads must share it (default: pure spin, as ghOSt)
@@ -49,6 +51,7 @@ export function parseCli(argv: string[]): AgentOptions | 'help' {
         trace: { type: 'boolean' },
         'idle-yield': { type: 'boolean' },
         upgrade: { type: 'boolean' },
+        'publish-map': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
       strict: true,
@@ -107,6 +110,7 @@ export function parseCli(argv: string[]): AgentOptions | 'help' {
   if (v.trace) input.trace = true;
   if (v['idle-yield']) input.idleYield = true;
   if (v.upgrade) input.upgrade = true;
+  if (v['publish-map'] !== undefined) input.publishMap = v['publish-map'];
   return resolveAgentOptions(input);
 }
 

@@ -62,7 +62,7 @@ export interface NativeShim {
   agentClose(a: AgentHandle): void;
   clientAttach(name: string): ClientHandle;
   clientRegion(c: ClientHandle): Views;
-  clientRegister(c: ClientHandle, qos: number, group: number): number;
+  clientRegister(c: ClientHandle, qos: number, group: number, userData: number): number;
   clientPark(c: ClientHandle): number;
   clientYield(c: ClientHandle): number;
   clientWake(c: ClientHandle, slot: number): void;

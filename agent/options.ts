@@ -35,6 +35,8 @@ export interface AgentOptions {
   idleYield: boolean;
   /** Take over the enclave from its running agent (live upgrade, policy switch) instead of creating it. Default false. */
   upgrade: boolean;
+  /** Pinned BPF array (u32 -> u32) to publish each executor's thread state into (cross-layer), '' = none. Default ''. */
+  publishMap: string;
 }
 
 export const DEFAULTS: Omit<AgentOptions, 'cpus' | 'agentCpu'> = {
@@ -52,6 +54,7 @@ export const DEFAULTS: Omit<AgentOptions, 'cpus' | 'agentCpu'> = {
   trace: false,
   idleYield: false,
   upgrade: false,
+  publishMap: '',
 };
 
 function bad(field: string, what: string, got: unknown): never {
@@ -108,5 +111,6 @@ export function resolveAgentOptions(input: Partial<AgentOptions> & { cpus: numbe
   if (typeof o.trace !== 'boolean') bad('trace', 'a boolean', o.trace);
   if (typeof o.idleYield !== 'boolean') bad('idleYield', 'a boolean', o.idleYield);
   if (typeof o.upgrade !== 'boolean') bad('upgrade', 'a boolean', o.upgrade);
+  if (typeof o.publishMap !== 'string') bad('publishMap', 'a path to a pinned BPF map, or empty', o.publishMap);
   return { ...(o as unknown as AgentOptions), cpus: [...(cpus as number[])].sort((a, b) => a - b) };
 }

@@ -82,6 +82,7 @@ export class ShimChannel implements Channel {
     task.group = this.region[(base + TASK.fields.group) / U32];
     task.hintNs = u64(this.region, base + TASK.fields.hint);
     task.deadlineNs = u64(this.region, base + TASK.fields.deadline_ns);
+    task.executor = this.region[(base + TASK.fields.user_data) / U32] - 1;
   }
 
   runtimeNs(task: Task): number {

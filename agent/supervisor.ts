@@ -6,7 +6,8 @@ import { AgentEnclave } from './enclave.ts';
 import { native } from './native.ts';
 import type { AgentOptions } from './options.ts';
 import type { Policy } from './policy.ts';
-import { formatCpuList, onlineCpus } from './topology.ts';
+import type { SchedStatePublisher } from './sched-state-publisher.ts';
+import { formatCpuList, InputError, onlineCpus } from './topology.ts';
 
 /**
  * Keep every thread of this process off the enclave cpus (Node's GC and
@@ -23,6 +24,16 @@ function placeAgentThreads(o: AgentOptions): void {
     }
   }
   native.pinThread(o.agentCpu);
+}
+
+/** Loaded only when asked for: it needs the network half's addon. */
+async function openPublisher(path: string): Promise<SchedStatePublisher> {
+  try {
+    const { SchedStatePublisher } = await import('./sched-state-publisher.ts');
+    return new SchedStatePublisher(path);
+  } catch (err) {
+    throw new InputError(`--publish-map ${path}: ${(err as Error).message}`, 'BAD_PUBLISH_MAP');
+  }
 }
 
 export interface RunResult {
@@ -42,6 +53,7 @@ export async function runAgent(
   onReady?: (agent: Agent) => void,
 ): Promise<RunResult> {
   placeAgentThreads(o);
+  const publisher = o.publishMap ? await openPublisher(o.publishMap) : undefined;
   const enclave = AgentEnclave.open(o);
   let agent: Agent;
   try {
@@ -52,6 +64,7 @@ export async function runAgent(
       policyErrors: o.policyErrors,
       trace: o.trace,
       idleYield: o.idleYield,
+      onTaskState: publisher ? (task, state) => publisher.publish(task, state) : undefined,
     }, log);
   } catch (err) {
     enclave.close();
@@ -85,6 +98,7 @@ export async function runAgent(
     process.off('SIGTERM', stop);
     agent.logStats();
     const shim = enclave.counters();
+    publisher?.close();
     if (agent.handoverRequested && exitCode === 0) {
       enclave.handover();
       log.info({ totals: agent.stats.totals(), shim, tasks: agent.tasks.size }, 'agent handed the enclave over');

@@ -10,6 +10,8 @@ export interface TaskHints {
   deadlineNs: number;
   /** CPU-rate group id (0 = none). */
   group: number;
+  /** Network executor the thread serves (socket index), -1 = none; see --publish-map. */
+  executor: number;
 }
 
 export class Task implements TaskHints {
@@ -21,6 +23,7 @@ export class Task implements TaskHints {
   hintNs = 0;
   deadlineNs = 0;
   group = 0;
+  executor = -1;
   /** When the runtime last placed it (agent clock, ns); 0 if never. */
   placedAtNs = 0;
   /** Free for the policy: its per-task state lives here. */

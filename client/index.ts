@@ -9,6 +9,8 @@ export interface RegisterOptions {
   qos?: number;
   /** CPU-rate group id, 0 = none. Default 0. */
   group?: number;
+  /** Network executor (socket index) this thread serves, for cross-layer publishing; see setExecutor. Default none. */
+  executor?: number;
 }
 
 function checkU32(field: string, v: unknown): number {
@@ -59,7 +61,8 @@ export class Enclave {
   register(opts: RegisterOptions = {}): SyrupTask {
     const qos = checkU32('qos', opts.qos ?? 0);
     const group = checkU32('group', opts.group ?? 0);
-    const slot = native.clientRegister(this.handle, qos, group);
+    const executor = opts.executor === undefined ? 0 : checkU32('executor', opts.executor) + 1;
+    const slot = native.clientRegister(this.handle, qos, group, executor);
     return new SyrupTask(this, this.handle, slot, native.gettid());
   }
 
@@ -80,6 +83,14 @@ export class Enclave {
   /** Absolute CLOCK_MONOTONIC deadline of the task's next request (EDF), in ns. */
   setDeadline(slot: number, absNs: number): void {
     this.writeU64(slot, TASK.fields.deadline_ns, checkNs('deadline', absNs));
+  }
+
+  /**
+   * Tag the task with the network executor it serves (e.g. its SO_REUSEPORT socket index), so an
+   * agent run with --publish-map can publish its scheduling state for a network policy to read.
+   */
+  setExecutor(slot: number, executor: number): void {
+    this.writeU64(slot, TASK.fields.user_data, checkU32('executor', executor) + 1);
   }
 
   setQos(slot: number, qos: number): void {
@@ -159,6 +170,11 @@ export class SyrupTask {
 
   setQos(qos: number): void {
     this.enclave.setQos(this.slot, qos);
+  }
+
+  /** See Enclave.setExecutor. */
+  setExecutor(executor: number): void {
+    this.enclave.setExecutor(this.slot, executor);
   }
 
   setGroup(group: number): void {

@@ -320,7 +320,7 @@ static void wait_woken(struct syr_task *t)
 	}
 }
 
-int syr_client_register(struct syr_client *c, uint32_t qos, uint32_t group, uint32_t *slot_out)
+int syr_client_register(struct syr_client *c, uint32_t qos, uint32_t group, uint64_t user_data, uint32_t *slot_out)
 {
 	if (syr_me.c)
 		return SYR_E_REGISTERED;
@@ -361,7 +361,7 @@ int syr_client_register(struct syr_client *c, uint32_t qos, uint32_t group, uint
 	t->group = group;
 	t->hint = 0;
 	t->deadline_ns = 0;
-	t->user_data = 0;
+	t->user_data = user_data; /* before TASK_NEW: the agent reads it with the message */
 	t->lock = 0;
 	__atomic_store_n(&t->wstate, 0, __ATOMIC_SEQ_CST);
 	/* Keep the gen across slot reuse so a stale park request can never match. */

@@ -71,7 +71,7 @@ int syr_set_affinity_one(pid_t tid, int cpu);
 struct syr_client;
 int syr_client_attach(const char *name, struct syr_client **out);   /* refcounted per process and name */
 struct syr_map *syr_client_map(struct syr_client *c);
-int syr_client_register(struct syr_client *c, uint32_t qos, uint32_t group, uint32_t *slot_out);
+int syr_client_register(struct syr_client *c, uint32_t qos, uint32_t group, uint64_t user_data, uint32_t *slot_out);
 int syr_client_park(struct syr_client *c);
 int syr_client_yield(struct syr_client *c);
 int syr_client_wake(struct syr_client *c, uint32_t slot);
