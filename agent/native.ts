@@ -1,7 +1,5 @@
 // native.ts: loads the syrup_shim addon and gives it a typed surface.
-import { createRequire } from 'node:module';
-import { fileURLToPath } from 'node:url';
-import path from 'node:path';
+import { loadAddon } from '../addon/load.ts';
 
 declare const agentBrand: unique symbol;
 declare const clientBrand: unique symbol;
@@ -72,23 +70,7 @@ export interface NativeShim {
   clientMySlot(): number;
 }
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const require = createRequire(import.meta.url);
-
-function load(): NativeShim {
-  const file = path.join(root, 'build', 'Release', 'syrup_shim.node');
-  try {
-    return require(file) as NativeShim;
-  } catch (err) {
-    const e = new Error(
-      `cannot load the native addon ${file}: ${(err as Error).message}. Run 'npm install' (it builds the addon and the BPF objects).`,
-    ) as Error & { code: string };
-    e.code = 'ADDON_MISSING';
-    throw e;
-  }
-}
-
-export const native: NativeShim = load();
+export const native: NativeShim = loadAddon<NativeShim>('syrup_shim');
 
 /** Pin the calling thread to one cpu. */
 export function pinThread(cpu: number): void {

@@ -1,7 +1,5 @@
 // addon.ts: typed loader of the syrup_net native addon (BPF objects, maps, sockets, XDP, AF_XDP).
-import { createRequire } from 'node:module';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { loadAddon, repoRoot } from '../addon/load.ts';
 
 export interface ProgramEntry {
   name: string;
@@ -92,25 +90,9 @@ export interface NetAddon {
   xdpAttachedId(ifindex: number, mode: 'skb' | 'drv' | 'hw'): number;
 }
 
-/** Repository root (net/ is one level below). */
-export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+export { repoRoot };
 
-const require = createRequire(import.meta.url);
-
-function load(): NetAddon {
-  const file = path.join(repoRoot, 'build', 'Release', 'syrup_net.node');
-  try {
-    return require(file) as NetAddon;
-  } catch (err) {
-    const e = new Error(
-      `cannot load the native addon ${file}: ${(err as Error).message}. Run 'npm install' (it builds the addon and the BPF objects).`,
-    ) as Error & { code: string };
-    e.code = 'ADDON_MISSING';
-    throw e;
-  }
-}
-
-export const netAddon: NetAddon = load();
+export const netAddon: NetAddon = loadAddon<NetAddon>('syrup_net');
 
 /** Error thrown by the addon: .code is an errno name or a Syrup code. */
 export type AddonError = Error & { code?: string; errno?: number; log?: string; verifierLog?: string };
