@@ -141,12 +141,25 @@ export class SyrupTask {
 
   /** Block until another thread wakes this one and the policy places it (TASK_BLOCKED). */
   park(): void {
+    this.mine();
     native.clientPark(this.handle);
   }
 
   /** Give up the cpu but stay runnable (TASK_YIELD); returns when placed again. */
   yield(): void {
+    this.mine();
     native.clientYield(this.handle);
+  }
+
+  /** The native calls act on the calling thread's registration: refuse a handle that is not it. */
+  private mine(): void {
+    const my = native.clientMySlot();
+    if (my < 0) {
+      throw Object.assign(new Error('the calling thread is not registered with the enclave'), { code: 'NOT_REGISTERED' });
+    }
+    if (my !== this.slot) {
+      throw Object.assign(new Error(`task slot ${this.slot} is not the calling thread's registration`), { code: 'NOT_OWNER' });
+    }
   }
 
   /**
@@ -157,6 +170,7 @@ export class SyrupTask {
    */
   checkpoint(): boolean {
     if (this.enclave.preemptWord(this.slot) === 0) return false;
+    this.mine();
     return native.clientCheckpoint(this.handle) === 1;
   }
 
@@ -188,6 +202,7 @@ export class SyrupTask {
 
   /** Leave the enclave (TASK_DEPARTED): the thread runs under Linux again with its original affinity. */
   unregister(): void {
+    this.mine();
     native.clientUnregister(this.handle);
   }
 }

@@ -85,6 +85,18 @@ static int stage_push(struct syr_agent *a, const struct syr_msg *m)
 	return 0;
 }
 
+/*
+ * Forget tid -> slot in the BPF filter, but only if it still points at this
+ * slot: a thread that unregistered and registered again (or a recycled tid)
+ * may already own the entry under its new slot.
+ */
+static void forget_tid(struct syr_agent *a, uint32_t tid, uint32_t slot)
+{
+	uint32_t cur;
+	if (bpf_map_lookup_elem(a->tids_fd, &tid, &cur) == 0 && cur == slot)
+		bpf_map_delete_elem(a->tids_fd, &tid);
+}
+
 /* The shim's own bookkeeping for a message, applied as it is delivered, before the policy sees it. */
 static void apply(struct syr_agent *a, const struct syr_msg *m)
 {
@@ -114,8 +126,7 @@ static void apply(struct syr_agent *a, const struct syr_msg *m)
 		__atomic_and_fetch(&ks->flags, ~(uint32_t)SYR_KF_ACTIVE, __ATOMIC_SEQ_CST);
 		break;
 	case SYR_MSG_TASK_DEPARTED: {
-		uint32_t tid = m->tid;
-		bpf_map_delete_elem(a->tids_fd, &tid);
+		forget_tid(a, m->tid, m->slot);
 		__atomic_and_fetch(&ks->flags, ~(uint32_t)SYR_KF_ACTIVE, __ATOMIC_SEQ_CST);
 		break;
 	}
@@ -164,6 +175,12 @@ static void accept(struct syr_agent *a, const struct syr_msg *m)
 	}
 	struct syr_task *t = &r->tasks[m->slot];
 	if (m->tid != t->tid || t->state == SYR_SLOT_FREE) {
+		a->cnt.bad_msgs++;
+		return;
+	}
+	/* Both producers bump the barrier before they publish, so a genuine message is never ahead of
+	 * it; one that is was forged or corrupted, and would make every real message look stale. */
+	if ((int32_t)(m->seq - __atomic_load_n(&a->m.ks[m->slot].barrier, __ATOMIC_SEQ_CST)) > 0) {
 		a->cnt.bad_msgs++;
 		return;
 	}
@@ -368,8 +385,7 @@ void syr_agent_release_slot(struct syr_agent *a, uint32_t slot)
 	uint32_t st = __atomic_load_n(&t->state, __ATOMIC_SEQ_CST);
 	if (st != SYR_SLOT_DEAD && st != SYR_SLOT_DEPARTED)
 		return;
-	uint32_t tid = t->tid;
-	bpf_map_delete_elem(a->tids_fd, &tid);
+	forget_tid(a, t->tid, slot);
 	a->m.ks[slot].tid = 0;
 	a->m.ks[slot].flags = 0;
 	t->cpu = -1;

@@ -1,0 +1,155 @@
+// phase-probes.ts: deterministic reproductions of the shim weaknesses the soak found, each measured, then recovered by stopping the agent.
+import { Worker } from 'node:worker_threads';
+import { MsgSrc, MsgType } from '../../agent/abi.ts';
+import { RingInjector } from './inject.ts';
+import { countSlots, cpuHolder } from './region.ts';
+import { tidMapEntries } from './resources.ts';
+import { sleep, tally, waitFor, type Check, type PhaseResult, type SoakContext } from './phase.ts';
+
+const BOOT = new URL('../../client/thread-boot.mjs', import.meta.url);
+
+/**
+ * A thread unregisters and registers again before the agent has freed its old
+ * slot (the agent is stopped meanwhile, so both messages reach it in one
+ * drain). The agent's release of the old slot deletes the tid the new
+ * registration just put in the BPF map; when the thread then exits, no
+ * TASK_DEAD comes, the slot is never freed, and the cpu stays owned by a
+ * thread that no longer exists.
+ */
+export async function reregisterProbe(ctx: SoakContext): Promise<PhaseResult> {
+  const { cfg } = ctx;
+  const name = ctx.enclave('rereg');
+  const t0 = Date.now();
+  const agent = await ctx.agent(name);
+  const ctl = new SharedArrayBuffer(8);
+  const w = new Int32Array(ctl);
+  const thread = new Worker(BOOT, { workerData: { entry: new URL('./rereg-thread.ts', import.meta.url).href, enclave: name, ctl } });
+  const msgs: { kind: string; slot: number; tid?: number }[] = [];
+  thread.on('message', (m) => msgs.push(m));
+  const exited = new Promise((r) => thread.once('exit', r));
+  await waitFor(() => msgs.some((m) => m.kind === 'registered'), 10000);
+  agent.signal('SIGSTOP');
+  Atomics.store(w, 0, 1);
+  await waitFor(() => Atomics.load(w, 1) === 1, 5000);
+  await sleep(50); // its second register() has posted TASK_NEW and waits
+  agent.signal('SIGCONT');
+  await waitFor(() => msgs.some((m) => m.kind === 'reregistered'), 5000);
+  await sleep(100);
+  const mapWhileRegistered = tidMapEntries(name);
+  Atomics.store(w, 0, 2);
+  await exited;
+  await sleep(500);
+  const slots = countSlots(name);
+  const holder = cpuHolder(name, cfg.cpu);
+  // Consequence for a service: a newcomer is never placed (the cpu belongs to the dead thread).
+  const svc = await ctx.service({ enclave: name, workers: 1, rate: 100 }, 3000).catch((e: Error) => e);
+  const newcomerServed = !(svc instanceof Error) && (await waitFor(() => (svc.last?.served ?? 0) > 0, 2000));
+  await agent.stop(); // closing the enclave hands every thread back to Linux
+  const f = svc instanceof Error ? undefined : await svc.stop(5000);
+  const checks: Check[] = [
+    { what: 're-registered thread is in the BPF tid map', ok: mapWhileRegistered === 1, detail: `tid map entries ${mapWhileRegistered}`, knownBug: 'rereg' },
+    { what: 'its slot is freed when it exits registered', ok: (slots?.inUse ?? -1) === 0, detail: `slots in use after exit: ${slots?.inUse}`, knownBug: 'rereg' },
+    { what: 'the cpu is not left to the dead thread', ok: holder.slot < 0, detail: holder.slot >= 0 ? `cpu ${cfg.cpu} still owned by slot ${holder.slot}, whose thread has exited` : 'free', knownBug: 'rereg' },
+    { what: 'a new service thread registers and is served afterwards', ok: newcomerServed, detail: svc instanceof Error ? svc.message : undefined, knownBug: 'rereg' },
+    { what: 'stopping the agent releases everything (no request lost)', ok: !f || f.sent === f.served, detail: f ? `${f.served}/${f.sent}` : undefined },
+  ];
+  return {
+    phase: 'probe-rereg',
+    title: 'Probe: unregister() then register() at once',
+    seconds: (Date.now() - t0) / 1000,
+    injected: 'one thread: register, unregister, register again before the agent freed the first slot, then exit registered',
+    load: f ? tally(f) : undefined,
+    facts: { mapWhileRegistered, slotsAfterExit: slots?.inUse, cpuHolderAfterExit: holder, newcomerServed },
+    checks,
+    findings: [],
+  };
+}
+
+/**
+ * A message with a valid slot and tid but a seqnum far ahead of the task's
+ * barrier: it is held, then delivered when the reorder timeout skips the
+ * "gap", and from then on every genuine message of the task is older than
+ * the expected seqnum and dropped as a duplicate.
+ */
+export async function futureSeqProbe(ctx: SoakContext): Promise<PhaseResult> {
+  const { cfg } = ctx;
+  const name = ctx.enclave('fseq');
+  const t0 = Date.now();
+  const agent = await ctx.agent(name);
+  const svc = await ctx.service({ enclave: name, workers: 2, rate: Math.round(cfg.rate / 2) });
+  await sleep(1000);
+  const inj = new RingInjector(name);
+  const slot = svc.slots[0];
+  const pos = inj.post({ type: MsgType.TASK_WAKEUP, src: MsgSrc.CLIENT, slot, tid: inj.tidOf(slot), seq: inj.barrierOf(slot) + 1000 });
+  await waitFor(() => inj.consumed(pos), 2000);
+  await sleep(200);
+  const s0 = svc.last!.workers.map((w) => w.served);
+  await sleep(2000);
+  const s1 = svc.last!.workers.map((w) => w.served);
+  const progressed = s1.map((v, i) => v > s0[i]);
+  await agent.stop();
+  const fin = agent.final();
+  const f = await svc.stop(10000);
+  const stale = (fin?.totals.txnResults.TARGET_STALE as number | undefined) ?? 0;
+  const checks: Check[] = [
+    { what: 'the forged message is rejected', ok: progressed.every(Boolean), detail: `workers progressing in the 2 s after: ${progressed.join(',')}`, knownBug: 'fseq' },
+    { what: 'the agent does not spin on a doomed transaction', ok: stale < 1e5, detail: `TARGET_STALE results: ${stale}`, knownBug: 'fseq' },
+    { what: 'stopping the agent releases everything (no request lost)', ok: f.sent === f.served, detail: `${f.served}/${f.sent}` },
+  ];
+  return {
+    phase: 'probe-future-seq',
+    title: 'Probe: a forged message with a future seqnum',
+    seconds: (Date.now() - t0) / 1000,
+    injected: `one TASK_WAKEUP for a live task with seq = barrier + 1000`,
+    load: tally(f),
+    facts: { progressed, staleResults: stale, seqGaps: fin?.shim.seqGaps, dupMsgs: fin?.shim.dupMsgs },
+    checks,
+    findings: [],
+  };
+}
+
+/**
+ * A producer that claimed a ring cell and never published it (a client
+ * killed or stopped inside syr_cring_post between the CAS on tail and the
+ * store of cell.seq): the agent consumes cells strictly in order, so every
+ * later client message waits behind it.
+ */
+export async function unpublishedCellProbe(ctx: SoakContext): Promise<PhaseResult> {
+  const { cfg } = ctx;
+  const name = ctx.enclave('cell');
+  const t0 = Date.now();
+  const agent = await ctx.agent(name);
+  const svc = await ctx.service({ enclave: name, workers: 2, rate: Math.round(cfg.rate / 2) });
+  await sleep(1000);
+  const inj = new RingInjector(name);
+  const pos = inj.claim();
+  await sleep(1000);
+  const s0 = svc.last!.served;
+  await sleep(1000);
+  const servedWhileClaimed = svc.last!.served - s0;
+  const consumedBehind = inj.consumed(pos);
+  // Publishing the cell (as a NONE message the agent rejects) lets the ring move again.
+  inj.publish(pos, { type: MsgType.NONE, src: MsgSrc.CLIENT, slot: 0, tid: 0, seq: 0 });
+  const s1 = svc.last!.served;
+  const resumed = await waitFor(() => svc.last!.served > s1 + 10, 3000);
+  ctx.log(`probe-unpublished-cell: ${servedWhileClaimed} answered while the cell was claimed; ring ${resumed ? 'resumed' : 'did not resume'} once published`);
+  const f = await svc.stop();
+  ctx.log('probe-unpublished-cell: service stopped');
+  await agent.stop();
+  const fin = agent.final();
+  const checks: Check[] = [
+    { what: 'the service is served while a cell is claimed but unpublished', ok: servedWhileClaimed > 0, detail: `${servedWhileClaimed} answered in 1 s`, knownBug: 'cell' },
+    { what: 'the ring moves again once the cell is published', ok: resumed },
+    { what: 'every request answered (lost = 0)', ok: f.sent === f.served, detail: `${f.served}/${f.sent}` },
+  ];
+  return {
+    phase: 'probe-unpublished-cell',
+    title: 'Probe: a ring cell claimed and never published',
+    seconds: (Date.now() - t0) / 1000,
+    injected: 'one client-ring cell claimed (CAS on tail) and left unpublished for 2 s',
+    load: tally(f),
+    facts: { servedWhileClaimed, consumedBehind, resumed, clientDrops: fin?.shim.clientDrops, badMsgs: fin?.shim.badMsgs },
+    checks,
+    findings: [],
+  };
+}
