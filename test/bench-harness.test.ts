@@ -140,7 +140,7 @@ function syntheticReport(): BenchReport {
   const shin = [point(250, 15), point(500, 20), point(1000, 30), point(2000, 60), point(4000, 400), point(8000, 5000)];
   return {
     schema: SCHEMA, startedAt: 'x', finishedAt: 'y',
-    host: { hostname: 'h', cpus: 2, cpuModel: 'cpu', kernel: 'k', node: 'v20' },
+    host: { hostname: 'h', cpus: 2, cpuModel: 'cpu', kernel: 'k', node: 'v20' }, serverV8Flags: [],
     options: resolveOptions({}, () => true), layout: planLayout([0, 1]), layoutText: ['l'], workers: 50, nominalCapacity: 28000,
     loads: [500, 1000, 2000], configs: [config('linux', 'linux', linux), config('shinjuku', 'syrup', shin), { ...config('sjf', 'skipped', []), status: 'skipped', reason: 'not found' }],
     evaluation: { linuxSaturation: null, halfLinuxRate: null, targets: [], notes: [] },

@@ -1,0 +1,75 @@
+// evaluate.ts: saturation per configuration, ratios to the Linux default from the same run, and the issue's targets.
+import type { PhaseResult } from './protocol.ts';
+import type { BenchReport, ConfigResult, PointResult, Saturation, TargetCheck } from './results.ts';
+
+/** A load misses the SLO when more than this fraction of its requests were dropped: a dropped request never completes. */
+export const MAX_DROP_FRACTION = 0.01;
+/** Two loads within this relative distance are the same load. */
+export const SAME_LOAD = 0.03;
+/** The issue's targets for Shinjuku against the Linux default. */
+export const SAT_RATIO_TARGET = 3;
+export const P99_LOWER_TARGET = 10;
+
+export function meetsSlo(p: PhaseResult, sloUs: number): boolean {
+  if (p.get.count === 0 || p.incomplete > 0) return false;
+  if (p.measured > 0 && p.droppedMeasured / p.measured > MAX_DROP_FRACTION) return false;
+  return p.get.p99 < sloUs;
+}
+
+/** ghOSt's definition: the highest load whose GET p99 stays under the SLO. */
+export function saturation(points: readonly PointResult[]): Saturation | null {
+  const sorted = [...points].sort((a, b) => a.rate - b.rate);
+  let best: PointResult | null = null;
+  for (const p of sorted) if (p.sloMet) best = p;
+  if (!best) return null;
+  const miss = sorted.find((p) => !p.sloMet);
+  return { rate: best.rate, achieved: best.achieved, getP99: best.get.p99, firstMissRate: miss ? miss.rate : null };
+}
+
+export function sameLoad(a: number, b: number): boolean {
+  return Math.abs(a - b) <= SAME_LOAD * Math.max(a, b);
+}
+
+export function pointAt(points: readonly PointResult[], rate: number): PointResult | undefined {
+  return points.find((p) => sameLoad(p.rate, rate));
+}
+
+/** Fills saturation, ratios and the half-load comparison into every configuration, and the run's evaluation. */
+export function evaluate(report: BenchReport): void {
+  const linux = report.configs.find((c) => c.kind === 'linux' && c.status !== 'skipped');
+  for (const c of report.configs) c.saturation = saturation(c.points);
+  const linuxSat = linux?.saturation ?? null;
+  const half = linuxSat ? linuxSat.rate / 2 : null;
+  const linuxHalf = half !== null && linux ? pointAt(linux.points, half) : undefined;
+  const notes: string[] = [];
+  for (const c of report.configs) {
+    c.satRatioToLinux = c.saturation && linuxSat && linuxSat.achieved > 0 ? c.saturation.achieved / linuxSat.achieved : null;
+    const p = half !== null ? pointAt(c.points, half) : undefined;
+    c.halfLinux =
+      p && half !== null
+        ? { rate: p.rate, getP99: p.get.p99, p99LowerBy: linuxHalf && p.get.p99 > 0 ? linuxHalf.get.p99 / p.get.p99 : null }
+        : null;
+  }
+  if (!linux) notes.push('no Linux baseline in this run: ratios are not computed');
+  else if (!linuxSat) notes.push(`the Linux baseline missed the SLO at every load run (lowest ${Math.min(...linux.points.map((p) => p.rate))} req/s): its saturation is below the sweep`);
+  for (const c of report.configs) {
+    if (c.status === 'ok' && c.saturation && c.saturation.firstMissRate === null && c.points.length > 0) {
+      notes.push(`${c.name} met the SLO at every load run: its saturation is at least ${c.saturation.rate} req/s (the sweep stopped there)`);
+    }
+  }
+  const targets: TargetCheck[] = report.configs
+    .filter((c) => c.kind === 'syrup' && c.status !== 'skipped')
+    .map((c) => ({
+      config: c.name,
+      satRatio: c.satRatioToLinux,
+      satRatioTarget: SAT_RATIO_TARGET,
+      p99LowerBy: c.halfLinux?.p99LowerBy ?? null,
+      p99LowerByTarget: P99_LOWER_TARGET,
+      met: (c.satRatioToLinux ?? 0) >= SAT_RATIO_TARGET && (c.halfLinux?.p99LowerBy ?? 0) >= P99_LOWER_TARGET,
+    }));
+  report.evaluation = { linuxSaturation: linuxSat, halfLinuxRate: half, targets, notes };
+}
+
+export function emptyConfig(name: string, kind: ConfigResult['kind']): ConfigResult {
+  return { name, kind, status: 'ok', points: [], saturation: null, satRatioToLinux: null, halfLinux: null };
+}

@@ -1,0 +1,335 @@
+// harness.ts: runs the sweep: every configuration over every load, Linux first, then evaluates and writes results.json, table.md, plot.svg and the docs.
+import { MultiBar, Presets } from 'cli-progress';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpus as osCpus, hostname, release } from 'node:os';
+import { join, resolve } from 'node:path';
+import { AgentProcess } from './agent-process.ts';
+import { resolveConfigs, REPO_ROOT, type ConfigSpec } from './configs.ts';
+import { displayPath, regenerateDocs, renderSection } from './docs.ts';
+import { emptyConfig, evaluate, meetsSlo, pointAt, saturation, sameLoad } from './evaluate.ts';
+import { int, ratio } from './format.ts';
+import { interference, sampleCpu, waitForQuiet } from './interference.ts';
+import { availableCpus, defaultWorkers, describeLayout, planLayout, type Layout } from './layout.ts';
+import type { BenchOptions } from './options.ts';
+import { parseCpuList } from './pin.ts';
+import { renderPlot } from './plot.ts';
+import type { RequestMix, ServerConfig } from './protocol.ts';
+import type { Calibration } from './calibrate.ts';
+import { SCHEMA, type BenchReport, type ConfigResult, type PointResult } from './results.ts';
+import { SERVER_V8_FLAGS, ServerProcess } from './server-process.ts';
+import { renderTables } from './table.ts';
+
+/** Sweep points as fractions of the worker cpus' nominal capacity: dense at the low end, where the default scheduler saturates. */
+const FULL_FRACTIONS = [0.01, 0.02, 0.03, 0.04, 0.06, 0.08, 0.1, 0.13, 0.16, 0.2, 0.25, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9];
+const QUICK_FRACTIONS = [0.02, 0.1];
+const STORE_KEYS = 1 << 17;
+/** Fewest measured requests per window for a p99 worth reporting (the 1 % tail is then >= 2 requests). */
+const MIN_REQUESTS = 200;
+/** Foreign cpu use (in cpus) from which a point is flagged as measured on a busy machine. */
+export const BUSY_MACHINE = 0.05;
+
+/** Two significant digits: loads people can read and retype. */
+function roundRate(x: number): number {
+  const mag = 10 ** Math.max(0, Math.floor(Math.log10(x)) - 1);
+  return Math.max(1, Math.round(x / mag) * mag);
+}
+
+export function defaultLoads(nominal: number, quick: boolean): number[] {
+  return [...new Set((quick ? QUICK_FRACTIONS : FULL_FRACTIONS).map((f) => roundRate(f * nominal)))];
+}
+
+export function meanServiceUs(mix: RequestMix): number {
+  return (1 - mix.rangeFrac) * (mix.getUs + mix.getExpUs) + mix.rangeFrac * mix.rangeUs;
+}
+
+interface Output {
+  log(line: string): void;
+  advance(by: number, what: string): void;
+  stop(): void;
+}
+
+function makeOutput(total: number, progress: boolean, print: (line: string) => void): Output {
+  if (!progress) return { log: print, advance: () => {}, stop: () => {} };
+  const multi = new MultiBar(
+    { format: 'bench [{bar}] {value}/{total} loads | {what}', hideCursor: true, clearOnComplete: true, stream: process.stderr },
+    Presets.shades_classic,
+  );
+  const bar = multi.create(total, 0, { what: 'starting' });
+  return {
+    log: (l) => multi.log(l + '\n'),
+    advance: (by, what) => bar.increment(by, { what }),
+    stop: () => multi.stop(),
+  };
+}
+
+/** Waits (up to --quiet-wait) for other processes to leave the benchmark's cpus alone; false if they did not. */
+async function quiet(ctx: Ctx, pids: number[], what: string): Promise<boolean> {
+  if (ctx.opts.quietWait <= 0) return true;
+  const q = await waitForQuiet(ctx.layout.cpus, pids, BUSY_MACHINE, ctx.opts.quietWait);
+  if (q.waitedS > 1.5 || !q.quiet) {
+    ctx.out.log(`  (${what}: ${q.quiet ? `waited ${q.waitedS.toFixed(0)} s for other processes to go quiet` : `machine still busy after ${q.waitedS.toFixed(0)} s (other processes use ${q.foreignCpus} cpus); measuring anyway`})`);
+  }
+  return q.quiet;
+}
+
+/** Children to kill if the run is interrupted. */
+const live = new Set<{ kill(): void }>();
+
+export function killChildren(): void {
+  for (const c of live) c.kill();
+}
+
+interface Ctx {
+  opts: BenchOptions;
+  layout: Layout;
+  workers: number;
+  mix: RequestMix;
+  loads: number[];
+  out: Output;
+  /** Half the Linux saturation load, once the Linux sweep has found it. */
+  halfRate: number | null;
+  /** The first server's calibration, reused by the later ones so every configuration does the same work. */
+  calibration: Calibration | null;
+}
+
+function pointLine(name: string, p: PointResult): string {
+  return (
+    `  ${name.padEnd(10)} ${int(p.rate).padStart(7)} req/s: achieved ${int(p.achieved)}, GET p50/p99/p99.9 ` +
+    `${int(p.get.p50)}/${int(p.get.p99)}/${int(p.get.p999)} us, RANGE p99 ${int(p.range.p99)} us, ` +
+    `drops ${int(p.droppedMeasured)}${p.incomplete ? `, incomplete ${p.incomplete}` : ''} [SLO ${p.sloMet ? 'met' : 'missed'}]` +
+    (p.interference.foreignCpus >= BUSY_MACHINE ? ` (busy machine: other processes used ${p.interference.foreignCpus} cpus)` : '')
+  );
+}
+
+async function runConfig(spec: ConfigSpec, ctx: Ctx): Promise<ConfigResult> {
+  const { opts, layout, out } = ctx;
+  const result = emptyConfig(spec.name, spec.kind);
+  if (spec.kind === 'skipped') {
+    result.status = 'skipped';
+    result.reason = spec.reason;
+    out.log(`${spec.name}: skipped (${spec.reason})`);
+    out.advance(ctx.loads.length, `${spec.name} skipped`);
+    return result;
+  }
+  const enclave = `bench-${process.pid}-${spec.name.replace(/[^A-Za-z0-9-]/g, '-')}`.slice(0, 40);
+  let agent: AgentProcess | null = null;
+  let server: ServerProcess | null = null;
+  const budget = ctx.loads.length;
+  let advanced = 0;
+  try {
+    await quiet(ctx, [process.pid], `before ${spec.name}`);
+    if (spec.kind === 'syrup') {
+      result.policy = spec.policy;
+      out.advance(0, `${spec.name}: starting agent`);
+      agent = await AgentProcess.start({ policy: spec.policy, policyOpts: spec.policyOpts, enclaveCpus: layout.workerCpus, agentCpu: layout.agentCpu, name: enclave, idleYield: opts.agentIdleYield === 'auto' ? layout.agentIdleYield : opts.agentIdleYield === 'on' });
+      live.add({ kill: () => void agent?.stop() });
+    }
+    const config: ServerConfig = {
+      parker: spec.kind === 'syrup' ? 'syrup' : 'linux',
+      enclave,
+      workers: ctx.workers,
+      workerCpus: layout.workerCpus,
+      helperCpus: layout.cpus.filter((c) => !layout.workerCpus.includes(c)),
+      dispatcherCpu: layout.dispatcherCpu,
+      generatorCpu: layout.generatorCpu,
+      dispatcherSleeps: layout.dispatcherSleeps,
+      generatorSleeps: layout.generatorSleeps,
+      realtimeFrontEnd: layout.realtimeFrontEnd,
+      calibration: ctx.calibration,
+      mix: ctx.mix,
+      checkpointUs: opts.checkpointUs,
+      storeKeys: STORE_KEYS,
+      seed: opts.seed,
+    };
+    out.advance(0, `${spec.name}: starting ${ctx.workers} workers`);
+    const t0 = Date.now();
+    const started = await ServerProcess.start(config);
+    server = started.server;
+    live.add(server);
+    const k = started.ready.calibration;
+    ctx.calibration ??= k;
+    Object.assign(result, {
+      calibration: k,
+      pinned: started.ready.pinned,
+      tids: { ...started.ready.tids, ...(agent ? { agent: agent.pid } : {}) },
+      workers: started.ready.workers,
+      startupS: (Date.now() - t0) / 1e3,
+    });
+    out.log(
+      `${spec.name}: ready in ${result.startupS!.toFixed(1)} s; ${config.calibration ? 'reused ' : ''}calibration GET ${k.getLookups} lookups = ${k.checkGetUs.toFixed(1)} us, ` +
+        `RANGE ${int(k.rangeEntries)} entries = ${int(k.checkRangeUs)} us; pinned ${JSON.stringify(started.ready.pinned)}`,
+    );
+
+    let phase = 0;
+    const measure = async (rate: number, halfLinux: boolean): Promise<PointResult> => {
+      if (agent && !agent.alive) throw new Error(`agent exited during the run:\n${agent.tail.text()}`);
+      out.advance(0, `${spec.name} @ ${int(rate)} req/s`);
+      const sinceMs = Date.now();
+      const pids = ownPids();
+      const before = sampleCpu(layout.cpus, pids);
+      const p = await server!.runPhase({
+        cmd: 'phase',
+        phase: ++phase,
+        rate,
+        warmupS: opts.warmup,
+        durationS: opts.duration,
+        // The same arrival sequence for a given load in every configuration.
+        seed: (opts.seed * 7919 + Math.round(rate)) >>> 0,
+      });
+      const point: PointResult = { ...p, sloMet: meetsSlo(p, opts.sloUs), halfLinux, interference: interference(before, sampleCpu(layout.cpus, pids)) };
+      if (agent) point.agentStats = agent.statsSince(sinceMs);
+      return point;
+    };
+    const ownPids = () => [process.pid, server!.pid, ...(agent ? [agent.pid] : [])];
+    const run = async (rate: number, halfLinux: boolean): Promise<PointResult> => {
+      let point = await measure(rate, halfLinux);
+      if (point.interference.foreignCpus >= BUSY_MACHINE && opts.quietWait > 0) {
+        out.log(pointLine(spec.name, point) + ' -> re-measuring when quiet');
+        if (await quiet(ctx, ownPids(), `${spec.name} @ ${int(rate)}`)) point = { ...(await measure(rate, halfLinux)), remeasured: true };
+      }
+      result.points.push(point);
+      out.log(pointLine(spec.name, point));
+      return point;
+    };
+
+    const loads = [...ctx.loads];
+    const half = ctx.halfRate;
+    if (half !== null && !loads.some((l) => sameLoad(l, half))) loads.push(half);
+    loads.sort((a, b) => a - b);
+    let misses = 0;
+    for (const rate of loads) {
+      const isHalf = half !== null && sameLoad(rate, half);
+      // The half-Linux point is run even past saturation: every configuration is compared there.
+      if (opts.stopAfter > 0 && misses >= opts.stopAfter && !isHalf) continue;
+      const p = await run(rate, isHalf);
+      misses = p.sloMet ? 0 : misses + 1;
+      if (ctx.loads.some((l) => sameLoad(l, rate))) {
+        advanced++;
+        out.advance(1, `${spec.name} @ ${int(rate)} req/s done`);
+      }
+    }
+
+    // Below the sweep: halve the load until the SLO is met, while a window
+    // still holds enough requests for a p99 (MIN_REQUESTS).
+    for (let i = 0; i < 4 && !saturation(result.points); i++) {
+      const lowest = Math.min(...result.points.map((p) => p.rate));
+      const next = roundRate(lowest / 2);
+      if (next * opts.duration < MIN_REQUESTS) break;
+      await run(next, false);
+    }
+
+    // Refine: bisect (geometrically) between the highest load that met the
+    // SLO and the next one that missed, so the ratios are not quantized by
+    // the sweep's grid.
+    for (let i = 0; i < opts.refine; i++) {
+      const sat = saturation(result.points);
+      if (!sat) break;
+      const above = result.points.filter((p) => p.rate > sat.rate && !p.sloMet).map((p) => p.rate);
+      if (above.length === 0) break;
+      const miss = Math.min(...above);
+      if (miss / sat.rate < 1.1) break;
+      await run(roundRate(Math.sqrt(sat.rate * miss)), false);
+    }
+
+    if (spec.kind === 'linux') {
+      const sat = saturation(result.points);
+      if (sat) {
+        ctx.halfRate = roundRate(sat.rate / 2);
+        const existing = pointAt(result.points, ctx.halfRate);
+        if (existing) existing.halfLinux = true;
+        else await run(ctx.halfRate, true);
+        out.log(`linux: saturation ${int(sat.achieved)} req/s (load ${int(sat.rate)}); comparing everyone at ${int(ctx.halfRate)} req/s`);
+      } else {
+        out.log('linux: missed the SLO at every load tried; no half-load comparison');
+      }
+    }
+    await server.quit();
+  } catch (err) {
+    result.status = 'failed';
+    result.reason = err instanceof Error ? err.message : String(err);
+    out.log(`${spec.name}: FAILED: ${result.reason}`);
+  } finally {
+    if (server) {
+      server.kill();
+      live.delete(server);
+    }
+    if (agent) {
+      const outcome = await agent.stop();
+      result.agent = { ...outcome, args: agent.args };
+    }
+    if (advanced < budget) out.advance(budget - advanced, `${spec.name} done`);
+  }
+  return result;
+}
+
+export interface BenchRun {
+  report: BenchReport;
+  dir: string;
+}
+
+/** Runs the whole benchmark; `print` receives the human-readable lines (stdout by default). */
+export async function runBench(opts: BenchOptions, print: (line: string) => void = (l) => console.log(l)): Promise<BenchRun> {
+  const startedAt = new Date();
+  const layout = planLayout(opts.cpus ? parseCpuList(opts.cpus) : availableCpus());
+  const workers = opts.workers || defaultWorkers(layout);
+  const mix: RequestMix = { getUs: opts.getUs, getExpUs: opts.getExpUs, rangeUs: opts.rangeUs, rangeFrac: opts.rangeFrac };
+  const nominal = (layout.workerCpus.length * 1e6) / meanServiceUs(mix);
+  const loads = opts.loads.length ? [...new Set(opts.loads)].sort((a, b) => a - b) : defaultLoads(nominal, opts.quick);
+  const specs = resolveConfigs(opts.configs);
+  const layoutText = describeLayout(layout);
+
+  print(`syrup bench (RocksDB-like)${opts.quick ? ' [quick]' : ''}`);
+  for (const l of layoutText) print(`  layout: ${l}`);
+  print(`  workers: ${workers}; nominal capacity ${int(nominal)} req/s (${layout.workerCpus.length} worker cpu(s) / ${meanServiceUs(mix).toFixed(1)} us mean service)`);
+  print(`  loads (req/s): ${loads.map(int).join(', ')}; ${opts.warmup} s warm-up + ${opts.duration} s each; SLO GET p99 < ${int(opts.sloUs)} us`);
+  print(`  configs: ${specs.map((s) => (s.kind === 'skipped' ? `${s.name} (skipped)` : s.name)).join(', ')}`);
+
+  const out = makeOutput(specs.length * loads.length, opts.progress, print);
+  const ctx: Ctx = { opts, layout, workers, mix, loads, out, halfRate: null, calibration: null };
+  const configs: ConfigResult[] = [];
+  try {
+    for (const spec of specs) configs.push(await runConfig(spec, ctx));
+  } finally {
+    out.stop();
+  }
+
+  const cpuInfo = osCpus();
+  const report: BenchReport = {
+    schema: SCHEMA,
+    startedAt: startedAt.toISOString(),
+    finishedAt: new Date().toISOString(),
+    host: { hostname: hostname(), cpus: layout.cpus.length, cpuModel: cpuInfo[0]?.model ?? '?', kernel: release(), node: process.version },
+    serverV8Flags: SERVER_V8_FLAGS,
+    options: opts,
+    layout,
+    layoutText,
+    workers,
+    nominalCapacity: nominal,
+    loads,
+    configs,
+    evaluation: { linuxSaturation: null, halfLinuxRate: null, targets: [], notes: [] },
+  };
+  evaluate(report);
+
+  const dir = resolve(REPO_ROOT, opts.out, startedAt.toISOString().replace(/[:.]/g, '-'));
+  mkdirSync(dir, { recursive: true });
+  const tables = renderTables(report);
+  const svg = renderPlot(report);
+  writeFileSync(join(dir, 'results.json'), JSON.stringify(report, null, 2) + '\n');
+  writeFileSync(join(dir, 'table.md'), tables);
+  writeFileSync(join(dir, 'plot.svg'), svg);
+  if (opts.docs) {
+    const docsPath = resolve(REPO_ROOT, opts.docs);
+    regenerateDocs(docsPath, renderSection(report, tables, displayPath(dir)), join(dir, 'plot.svg'));
+    print(`  docs: regenerated ${displayPath(docsPath)}`);
+  }
+
+  print('');
+  for (const c of configs) {
+    const sat = c.saturation ? `${int(c.saturation.achieved)} req/s` : c.status === 'ok' ? 'below the sweep' : c.status;
+    print(`  ${c.name.padEnd(10)} saturation ${sat}; vs Linux ${ratio(c.satRatioToLinux)}; GET p99 at half Linux sat. ${c.halfLinux ? `${int(c.halfLinux.getP99)} us (${ratio(c.halfLinux.p99LowerBy)} lower)` : '-'}`);
+  }
+  for (const n of report.evaluation.notes) print(`  note: ${n}`);
+  print(`  results: ${displayPath(dir)}/{results.json,table.md,plot.svg}`);
+  return { report, dir };
+}

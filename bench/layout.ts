@@ -1,0 +1,109 @@
+// layout.ts: which cpu runs the load generator, the dispatcher, the agent and the workers, adapted to the cpus available.
+/*
+ * The rule: the generator and the dispatcher each get a cpu of their own when
+ * there are enough (>= 4 cpus), so their spinning never delays the agent or
+ * the workers; the agent gets one cpu; the workers get the rest. The Linux
+ * baseline uses the very same worker cpus (the agent's cpu stays idle for
+ * it), so both sides get the same cpu budget for serving requests.
+ *
+ * With fewer cpus something must share, and the layout says what: threads
+ * that share a cpu sleep between events instead of spinning (a spinning
+ * thread would hold the shared cpu for whole ~1 ms timeslices).
+ */
+import { readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { formatCpuList, parseCpuList } from './pin.ts';
+
+export interface Layout {
+  cpus: number[];
+  generatorCpu: number;
+  dispatcherCpu: number;
+  agentCpu: number;
+  workerCpus: number[];
+  generatorSleeps: boolean;
+  dispatcherSleeps: boolean;
+  /** Generator and dispatcher get SCHED_FIFO priority 1 because they share a cpu with the agent (pin.ts says why). */
+  realtimeFrontEnd: boolean;
+  /** The agent shares its cpu, so it runs with --idle-yield (sched_yield after an idle iteration) instead of pure spinning. */
+  agentIdleYield: boolean;
+  /** Plain statements of what shares a cpu (empty when nothing does). */
+  shared: string[];
+}
+
+/** The cpus this process may run on (its affinity), falling back to 0..n-1. */
+export function availableCpus(): number[] {
+  try {
+    const m = /^Cpus_allowed_list:\s*(.+)$/m.exec(readFileSync('/proc/self/status', 'utf8'));
+    if (m) return parseCpuList(m[1]);
+  } catch {
+    // not Linux /proc: fall through
+  }
+  return Array.from({ length: availableParallelism() }, (_, i) => i);
+}
+
+/** Roles are given out in the order of `cpus` (ascending from availableCpus(); --cpus 1,0 swaps the two-cpu roles). */
+export function planLayout(cpus: readonly number[]): Layout {
+  const c = [...cpus];
+  if (c.length < 2) throw new Error(`the benchmark needs at least 2 cpus (one for the workers, one for the rest); have ${c.length}`);
+  if (c.length === 2) {
+    return {
+      cpus: c,
+      workerCpus: [c[0]],
+      agentCpu: c[1],
+      generatorCpu: c[1],
+      dispatcherCpu: c[1],
+      generatorSleeps: true,
+      dispatcherSleeps: true,
+      realtimeFrontEnd: true,
+      agentIdleYield: true,
+      shared: [
+        `cpu ${c[1]} is shared by the load generator, the dispatcher and (Syrup configurations) the spinning agent; ` +
+          'generator and dispatcher sleep between events instead of spinning, and run SCHED_FIFO (priority 1) so they do not wait behind the agent for a CFS slice each time they wake; ' +
+          "the agent runs with --idle-yield so the server's helper threads get the cpu when it is idle",
+        `the Linux baseline uses the same layout: workers on cpu ${c[0]}, generator and dispatcher on cpu ${c[1]}`,
+      ],
+    };
+  }
+  if (c.length === 3) {
+    return {
+      cpus: c,
+      generatorCpu: c[0],
+      dispatcherCpu: c[0],
+      agentCpu: c[1],
+      workerCpus: [c[2]],
+      generatorSleeps: true,
+      dispatcherSleeps: true,
+      realtimeFrontEnd: false,
+      agentIdleYield: false,
+      shared: [`cpu ${c[0]} is shared by the load generator and the dispatcher, which sleep between events instead of spinning`],
+    };
+  }
+  return {
+    cpus: c,
+    generatorCpu: c[0],
+    dispatcherCpu: c[1],
+    agentCpu: c[2],
+    workerCpus: c.slice(3),
+    generatorSleeps: false,
+    dispatcherSleeps: false,
+    realtimeFrontEnd: false,
+    agentIdleYield: false,
+    shared: [],
+  };
+}
+
+export function describeLayout(l: Layout): string[] {
+  return [
+    `cpus ${formatCpuList(l.cpus)}: load generator cpu ${l.generatorCpu}${l.generatorSleeps ? ' (sleeps between arrivals)' : ' (spins)'}, ` +
+      `dispatcher cpu ${l.dispatcherCpu}${l.dispatcherSleeps ? ' (sleeps when idle)' : ' (spins)'}, ` +
+      `agent cpu ${l.agentCpu}, workers cpu${l.workerCpus.length > 1 ? 's' : ''} ${formatCpuList(l.workerCpus)}`,
+    `Linux baseline: same worker cpus (${formatCpuList(l.workerCpus)}), same generator and dispatcher cpus${l.realtimeFrontEnd ? ' and priorities' : ''}, no agent`,
+    `server's other threads (Node GC and libuv helpers): cpu${l.cpus.length - l.workerCpus.length > 1 ? 's' : ''} ${formatCpuList(l.cpus.filter((c) => !l.workerCpus.includes(c)))}, never on worker cpus`,
+    ...l.shared.map((s) => `shared: ${s}`),
+  ];
+}
+
+/** Default worker count: ghOSt ran 25 workers per cpu (200 on 8); at least 50 so runnable workers always outnumber cpus, at most 200. */
+export function defaultWorkers(l: Layout): number {
+  return Math.min(200, Math.max(50, 25 * l.workerCpus.length));
+}

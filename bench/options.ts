@@ -1,0 +1,244 @@
+// options.ts: the harness's options: typed, with documented defaults, parsed from the command line, validated with errors that name the field.
+import { existsSync } from 'node:fs';
+
+export interface BenchOptions {
+  /** Offered loads in requests/s (--loads 2000,4k). Empty: fractions of the worker cpus' nominal capacity (see defaultLoads). */
+  loads: number[];
+  /** Measured window per load, seconds (--duration). Default 5 (quick: 2). */
+  duration: number;
+  /** Discarded warm-up before each window, seconds (--warmup). Default 1 (quick: 0.5). */
+  warmup: number;
+  /** Configurations, in order (--configs): linux, a policy name from policies/, or a path to a policy file. Default linux,fifo,shinjuku,sjf. */
+  configs: string[];
+  /** Worker threads in the server (--workers). 0: 25 per worker cpu, clamped to [50, 200] (quick: 16). */
+  workers: number;
+  /** GET p99 bound that defines saturation, microseconds (--slo-us). Default 1000 (ghOSt's). */
+  sloUs: number;
+  /** Short end-to-end check for CI (--quick): 2 loads, linux + fifo (+ shinjuku if present), 2 s windows, 16 workers, docs untouched. */
+  quick: boolean;
+  /** Results root; each run writes <out>/<timestamp>/ (--out). Default bench/results. */
+  out: string;
+  /** Markdown file whose rocksdb-bench section is regenerated (--docs); '' (--no-docs) leaves docs alone. Default docs/benchmarks.md. */
+  docs: string;
+  /** GET service time, us (--get-us). Default 10. */
+  getUs: number;
+  /** Mean of an exponential component added to each GET, us (--get-exp-us). Default 0. */
+  getExpUs: number;
+  /** RANGE service time, us (--range-us). Default 5000. */
+  rangeUs: number;
+  /** Fraction of requests that are RANGE (--range-frac). Default 0.005. */
+  rangeFrac: number;
+  /** Work between cooperative checkpoints inside a RANGE, us (--checkpoint-us). Default 30. */
+  checkpointUs: number;
+  /** Stop a configuration's sweep after this many consecutive loads over the SLO; 0 runs every load (--stop-after). Default 2 (quick: 0). */
+  stopAfter: number;
+  /** Extra loads per configuration bisecting between its highest SLO-met load and the next missed one (--refine). Default 2 (quick: 0). */
+  refine: number;
+  /**
+   * On a shared machine: seconds to wait for other processes to go quiet before each configuration, and
+   * before re-measuring (once) a load during which they took cpu time (--quiet-wait). 0 disables both. Default 120 (quick: 0).
+   */
+  quietWait: number;
+  /** Agent --idle-yield (--agent-idle-yield auto|on|off): auto = when the layout shares the agent's cpu (2 cpus). Default auto. */
+  agentIdleYield: 'auto' | 'on' | 'off';
+  /** Seed for arrivals and the store (--seed). Default 1. */
+  seed: number;
+  /** Progress bar on stderr (--no-progress to disable). Default: when stderr is a terminal. */
+  progress: boolean;
+  /** Cpus to lay the benchmark out on (--cpus 0-15). '' : every cpu this process may use. */
+  cpus: string;
+}
+
+export const DEFAULTS: Readonly<BenchOptions> = {
+  loads: [],
+  duration: 5,
+  warmup: 1,
+  configs: ['linux', 'fifo', 'shinjuku', 'sjf'],
+  workers: 0,
+  sloUs: 1000,
+  quick: false,
+  out: 'bench/results',
+  docs: 'docs/benchmarks.md',
+  getUs: 10,
+  getExpUs: 0,
+  rangeUs: 5000,
+  rangeFrac: 0.005,
+  checkpointUs: 30,
+  stopAfter: 2,
+  refine: 2,
+  quietWait: 120,
+  agentIdleYield: 'auto',
+  seed: 1,
+  progress: process.stderr.isTTY === true,
+  cpus: '',
+};
+
+/** What --quick changes, unless the same option is given explicitly. */
+export function quickOverrides(policyExists: (name: string) => boolean): Partial<BenchOptions> {
+  return {
+    duration: 2,
+    warmup: 0.5,
+    configs: ['linux', 'fifo', ...(policyExists('shinjuku') ? ['shinjuku'] : [])],
+    workers: 16,
+    stopAfter: 0,
+    refine: 0,
+    quietWait: 0,
+    // A smoke run's numbers are not evidence: leave docs/benchmarks.md alone unless --docs is given.
+    docs: '',
+  };
+}
+
+export class BenchOptionError extends Error {
+  readonly code = 'BENCH_OPTION';
+  constructor(
+    readonly field: string,
+    message: string,
+  ) {
+    super(`${field}: ${message}`);
+  }
+}
+
+export const USAGE = `usage: npm run bench -- [options]
+  --loads LIST        offered loads in req/s, e.g. 2000,4k,8k (default: fractions of nominal capacity)
+  --duration S        measured seconds per load (5; quick 2)
+  --warmup S          discarded seconds before each window (1; quick 0.5)
+  --configs LIST      linux,fifo,shinjuku,sjf or policy names/paths (./my-policy.ts)
+  --workers N         server worker threads (auto: 25 per worker cpu in [50,200]; quick 16)
+  --slo-us US         GET p99 bound for saturation (1000)
+  --quick             CI mode: 2 loads, linux+fifo(+shinjuku), short windows
+  --out DIR           results root (bench/results)
+  --docs FILE | --no-docs   regenerate this markdown section (docs/benchmarks.md)
+  --get-us US --get-exp-us US --range-us US --range-frac F --checkpoint-us US
+  --stop-after N      stop a sweep after N consecutive loads over the SLO (2; 0 = never)
+  --refine N          extra loads bisecting each saturation point (2; quick 0)
+  --quiet-wait S      wait up to S s for other processes to go quiet; re-measure a disturbed load once (120; quick 0)
+  --agent-idle-yield auto|on|off   agent --idle-yield (auto: when the agent shares its cpu)
+  --seed N  --cpus LIST  --no-progress  --help`;
+
+type Kind = 'number' | 'int' | 'list' | 'loads' | 'string' | 'flag' | 'off';
+const FLAGS: Record<string, [keyof BenchOptions, Kind]> = {
+  '--loads': ['loads', 'loads'],
+  '--duration': ['duration', 'number'],
+  '--warmup': ['warmup', 'number'],
+  '--configs': ['configs', 'list'],
+  '--workers': ['workers', 'int'],
+  '--slo-us': ['sloUs', 'number'],
+  '--quick': ['quick', 'flag'],
+  '--out': ['out', 'string'],
+  '--docs': ['docs', 'string'],
+  '--no-docs': ['docs', 'off'],
+  '--get-us': ['getUs', 'number'],
+  '--get-exp-us': ['getExpUs', 'number'],
+  '--range-us': ['rangeUs', 'number'],
+  '--range-frac': ['rangeFrac', 'number'],
+  '--checkpoint-us': ['checkpointUs', 'number'],
+  '--stop-after': ['stopAfter', 'int'],
+  '--refine': ['refine', 'int'],
+  '--quiet-wait': ['quietWait', 'number'],
+  '--agent-idle-yield': ['agentIdleYield', 'string'],
+  '--seed': ['seed', 'int'],
+  '--progress': ['progress', 'flag'],
+  '--no-progress': ['progress', 'off'],
+  '--cpus': ['cpus', 'string'],
+};
+
+/** "4k" -> 4000, "1.5k" -> 1500, "12000" -> 12000. */
+function parseRate(flag: string, s: string): number {
+  const m = /^(\d+(?:\.\d+)?)(k?)$/i.exec(s.trim());
+  if (!m) throw new BenchOptionError(flag, `expected a rate like 2000 or 4k, got "${s}"`);
+  return Number(m[1]) * (m[2] ? 1000 : 1);
+}
+
+/** Parses argv (without node and script) into the options given explicitly. */
+export function parseArgs(argv: readonly string[]): Partial<BenchOptions> & { help?: boolean } {
+  const out: Partial<BenchOptions> & { help?: boolean } = {};
+  const set = out as Record<string, unknown>;
+  for (let i = 0; i < argv.length; i++) {
+    let arg = argv[i];
+    let inline: string | undefined;
+    const eq = arg.indexOf('=');
+    if (arg.startsWith('--') && eq > 0) {
+      inline = arg.slice(eq + 1);
+      arg = arg.slice(0, eq);
+    }
+    if (arg === '--help' || arg === '-h') {
+      out.help = true;
+      continue;
+    }
+    const spec = FLAGS[arg];
+    if (!spec) throw new BenchOptionError(arg, `unknown option (see --help)`);
+    const [field, kind] = spec;
+    if (kind === 'flag') {
+      set[field] = true;
+      continue;
+    }
+    if (kind === 'off') {
+      set[field] = field === 'docs' ? '' : false;
+      continue;
+    }
+    const value = inline ?? argv[++i];
+    if (value === undefined) throw new BenchOptionError(arg, 'missing value');
+    switch (kind) {
+      case 'number':
+      case 'int': {
+        const n = Number(value);
+        if (value.trim() === '' || !Number.isFinite(n)) throw new BenchOptionError(arg, `expected a number, got "${value}"`);
+        set[field] = n;
+        break;
+      }
+      case 'loads':
+        set[field] = value.split(',').filter((s) => s.trim() !== '').map((s) => parseRate(arg, s));
+        break;
+      case 'list':
+        set[field] = value.split(',').map((s) => s.trim()).filter((s) => s !== '');
+        break;
+      case 'string':
+        set[field] = value;
+        break;
+    }
+  }
+  return out;
+}
+
+/** Checks every field; throws BenchOptionError naming the first bad one. */
+export function validate(o: BenchOptions): BenchOptions {
+  const positive = (flag: string, v: number, what: string) => {
+    if (!Number.isFinite(v) || v <= 0) throw new BenchOptionError(flag, `must be a positive number of ${what}, got ${v}`);
+  };
+  const nonNegInt = (flag: string, v: number) => {
+    if (!Number.isInteger(v) || v < 0) throw new BenchOptionError(flag, `must be a whole number >= 0, got ${v}`);
+  };
+  if (!Array.isArray(o.loads)) throw new BenchOptionError('--loads', 'must be a list of rates');
+  for (const l of o.loads) positive('--loads', l, 'requests per second');
+  positive('--duration', o.duration, 'seconds');
+  if (!Number.isFinite(o.warmup) || o.warmup < 0) throw new BenchOptionError('--warmup', `must be >= 0 seconds, got ${o.warmup}`);
+  if (o.configs.length === 0) throw new BenchOptionError('--configs', 'needs at least one configuration');
+  if (new Set(o.configs).size !== o.configs.length) throw new BenchOptionError('--configs', `lists a configuration twice: ${o.configs.join(',')}`);
+  nonNegInt('--workers', o.workers);
+  if (o.workers > 4000) throw new BenchOptionError('--workers', `at most 4000 (the shim's task table), got ${o.workers}`);
+  positive('--slo-us', o.sloUs, 'microseconds');
+  if (o.out.trim() === '') throw new BenchOptionError('--out', 'must name a directory');
+  positive('--get-us', o.getUs, 'microseconds');
+  if (!Number.isFinite(o.getExpUs) || o.getExpUs < 0) throw new BenchOptionError('--get-exp-us', `must be >= 0, got ${o.getExpUs}`);
+  positive('--range-us', o.rangeUs, 'microseconds');
+  if (!(o.rangeFrac >= 0 && o.rangeFrac < 1)) throw new BenchOptionError('--range-frac', `must be in [0, 1), got ${o.rangeFrac}`);
+  positive('--checkpoint-us', o.checkpointUs, 'microseconds');
+  nonNegInt('--stop-after', o.stopAfter);
+  nonNegInt('--refine', o.refine);
+  if (!Number.isFinite(o.quietWait) || o.quietWait < 0) throw new BenchOptionError('--quiet-wait', `must be >= 0 seconds, got ${o.quietWait}`);
+  nonNegInt('--seed', o.seed);
+  if (!['auto', 'on', 'off'].includes(o.agentIdleYield)) throw new BenchOptionError('--agent-idle-yield', `must be auto, on or off, got "${o.agentIdleYield}"`);
+  if (o.cpus !== '' && !/^\d+(-\d+)?(,\d+(-\d+)?)*$/.test(o.cpus)) throw new BenchOptionError('--cpus', `expected a list like 0-3,6, got "${o.cpus}"`);
+  return o;
+}
+
+/** Defaults, then --quick's overrides, then what was given explicitly; validated. */
+export function resolveOptions(given: Partial<BenchOptions>, policyExists: (name: string) => boolean = defaultPolicyExists): BenchOptions {
+  const quick = given.quick === true ? quickOverrides(policyExists) : {};
+  const merged: BenchOptions = { ...DEFAULTS, ...quick, ...given, configs: [...(given.configs ?? quick.configs ?? DEFAULTS.configs)], loads: [...(given.loads ?? [])] };
+  return validate(merged);
+}
+
+function defaultPolicyExists(name: string): boolean {
+  return existsSync(new URL(`../policies/${name}.ts`, import.meta.url));
+}

@@ -1,0 +1,92 @@
+// results.ts: the shape of a benchmark run's results (results.json), shared by the harness, the evaluation and the reports.
+import type { AgentOutcome } from './agent-process.ts';
+import type { Interference } from './interference.ts';
+import type { Calibration } from './calibrate.ts';
+import type { Layout } from './layout.ts';
+import type { BenchOptions } from './options.ts';
+import type { PhaseResult } from './protocol.ts';
+
+export const SCHEMA = 'syrup-bench-rocksdb/1';
+
+export interface PointResult extends PhaseResult {
+  /** GET p99 under the SLO and under 1 % of the window's requests dropped. */
+  sloMet: boolean;
+  /** This load was added to compare every configuration at half the Linux saturation load. */
+  halfLinux: boolean;
+  /** Cpu time other processes took on the benchmark's cpus during this load (warm-up included). */
+  interference: Interference;
+  /** Measured a second time because other processes disturbed the first measurement (which is discarded). */
+  remeasured?: boolean;
+  /** Syrup: the agent's stats lines (per-second message, transaction, preemption counts) logged during this load. */
+  agentStats?: unknown[];
+}
+
+export interface Saturation {
+  /** The target rate of the highest load that met the SLO, req/s. */
+  rate: number;
+  /** Achieved throughput at that load, req/s: the saturation throughput. */
+  achieved: number;
+  getP99: number;
+  /** The lowest load that missed the SLO, if any was run. */
+  firstMissRate: number | null;
+}
+
+export interface HalfLinuxComparison {
+  rate: number;
+  getP99: number;
+  /** Linux's GET p99 at this load divided by this configuration's (how many times lower). */
+  p99LowerBy: number | null;
+}
+
+export interface ConfigResult {
+  name: string;
+  kind: 'linux' | 'syrup' | 'skipped';
+  status: 'ok' | 'skipped' | 'failed';
+  reason?: string;
+  /** The agent's --policy argument. */
+  policy?: string;
+  agent?: AgentOutcome & { args: string[] };
+  calibration?: Calibration;
+  pinned?: Record<string, string>;
+  /** Server thread ids (and the agent's pid), to line results up with a perf sched trace. */
+  tids?: { dispatcher: number; generator: number; workers: number[]; agent?: number };
+  workers?: number;
+  startupS?: number;
+  points: PointResult[];
+  saturation: Saturation | null;
+  /** Saturation throughput divided by Linux's from the same run. */
+  satRatioToLinux: number | null;
+  halfLinux: HalfLinuxComparison | null;
+}
+
+export interface TargetCheck {
+  config: string;
+  satRatio: number | null;
+  satRatioTarget: number;
+  p99LowerBy: number | null;
+  p99LowerByTarget: number;
+  met: boolean;
+}
+
+export interface BenchReport {
+  schema: typeof SCHEMA;
+  startedAt: string;
+  finishedAt: string;
+  host: { hostname: string; cpus: number; cpuModel: string; kernel: string; node: string };
+  /** V8 flags the server ran with (server-process.ts says why). */
+  serverV8Flags: string[];
+  options: BenchOptions;
+  layout: Layout;
+  layoutText: string[];
+  workers: number;
+  /** Worker cpus x 1e6 / mean service time: the rate a perfect scheduler could serve. */
+  nominalCapacity: number;
+  loads: number[];
+  configs: ConfigResult[];
+  evaluation: {
+    linuxSaturation: Saturation | null;
+    halfLinuxRate: number | null;
+    targets: TargetCheck[];
+    notes: string[];
+  };
+}

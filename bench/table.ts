@@ -1,0 +1,102 @@
+// table.ts: the markdown tables of a run: summary per configuration, one sweep table each, and the per-stage latency split.
+import { SAT_RATIO_TARGET, P99_LOWER_TARGET } from './evaluate.ts';
+import { int, ratio, us } from './format.ts';
+import type { BenchReport, ConfigResult, PointResult } from './results.ts';
+
+function row(cells: (string | number)[]): string {
+  return `| ${cells.join(' | ')} |`;
+}
+
+function summaryTable(r: BenchReport): string[] {
+  const half = r.evaluation.halfLinuxRate;
+  const out = [
+    row(['configuration', `saturation (req/s at GET p99 < ${int(r.options.sloUs)} us)`, 'vs Linux', `GET p99 at ${half ? int(half) : 'half Linux saturation'} req/s (us)`, 'lower than Linux by', 'status']),
+    row(['---', '---:', '---:', '---:', '---:', '---']),
+  ];
+  for (const c of r.configs) {
+    const sat = c.saturation ? int(c.saturation.achieved) : c.points.length > 0 ? `< ${int(Math.min(...c.points.map((p) => p.rate)))}` : '-';
+    const status = c.status === 'ok' ? 'ok' : `${c.status}: ${c.reason ?? ''}`;
+    out.push(row([c.name, sat, ratio(c.satRatioToLinux), c.halfLinux ? int(c.halfLinux.getP99) : '-', ratio(c.halfLinux?.p99LowerBy ?? null), status.replace(/\|/g, '/').split('\n')[0]]));
+  }
+  return out;
+}
+
+function sweepTable(c: ConfigResult): string[] {
+  const out = [
+    row(['offered (req/s)', 'achieved (req/s)', 'drops', 'GET p50', 'GET p99', 'GET p99.9', 'RANGE p50', 'RANGE p99', 'RANGE p99.9', 'SLO', 'other procs (cpus)']),
+    row(['---:', '---:', '---:', '---:', '---:', '---:', '---:', '---:', '---:', ':---:', '---:']),
+  ];
+  for (const p of [...c.points].sort((a, b) => a.rate - b.rate)) {
+    out.push(
+      row([
+        int(p.offered) + (p.halfLinux ? ' (½ Linux sat.)' : ''),
+        int(p.achieved),
+        int(p.droppedMeasured),
+        us(p.get.p50, p.get.count),
+        us(p.get.p99, p.get.count),
+        us(p.get.p999, p.get.count),
+        us(p.range.p50, p.range.count),
+        us(p.range.p99, p.range.count),
+        us(p.range.p999, p.range.count),
+        p.sloMet ? 'met' : 'missed',
+        p.interference.foreignCpus.toFixed(2),
+      ]),
+    );
+  }
+  return out;
+}
+
+/** Where a GET's time goes at one load, per configuration: the profile behind the latency numbers. */
+function stageTable(r: BenchReport, pick: (c: ConfigResult) => PointResult | undefined, title: string): string[] {
+  const out = [
+    title,
+    '',
+    row(['configuration', 'load (req/s)', 'generator p50/p99', 'queue p50/p99', 'wake to run p50/p99', 'service p50/p99', 'total p50/p99', 'RANGE checkpoints that yielded']),
+    row(['---', '---:', '---:', '---:', '---:', '---:', '---:', '---:']),
+  ];
+  let any = false;
+  for (const c of r.configs) {
+    const p = pick(c);
+    if (!p) continue;
+    any = true;
+    const s = p.stages.get;
+    const pair = (x: { p50: number; p99: number; count: number }) => `${us(x.p50, x.count)} / ${us(x.p99, x.count)}`;
+    out.push(row([c.name, int(p.rate), pair(s.generator), pair(s.queue), pair(s.wake), pair(s.service), pair(p.get), int(p.checkpointYields)]));
+  }
+  return any ? out : [];
+}
+
+export function renderTables(r: BenchReport): string {
+  const lines: string[] = ['### Summary', '', ...summaryTable(r), ''];
+  for (const t of r.evaluation.targets) {
+    lines.push(
+      `- ${t.config}: saturation ${ratio(t.satRatio)} of Linux (target ${SAT_RATIO_TARGET}x), GET p99 at half Linux saturation ${ratio(t.p99LowerBy)} lower (target ${P99_LOWER_TARGET}x): ${t.met ? 'met' : 'not met'}`,
+    );
+  }
+  for (const n of r.evaluation.notes) lines.push(`- ${n}`);
+  lines.push('');
+  const half = r.evaluation.halfLinuxRate;
+  if (half !== null) {
+    const t = stageTable(r, (c) => c.points.find((p) => p.halfLinux), `### Where a GET's time goes at half the Linux saturation load (${int(half)} req/s), us`);
+    if (t.length) lines.push(...t, '');
+  }
+  const top = stageTable(
+    r,
+    (c) => (c.saturation ? c.points.find((p) => p.rate === c.saturation!.rate) : undefined),
+    "### Where a GET's time goes at each configuration's saturation load, us",
+  );
+  if (top.length) lines.push(...top, '');
+  lines.push(
+    'Stages: generator = scheduled arrival to pushed in the ring (generator lateness); queue = waiting in the ring for an idle worker; ' +
+      'wake to run = handed to a worker and woken until it started (wakeup delivery, scheduling decision, context switch, run-queue wait); ' +
+      'service = started to finished, including time preempted. ' +
+      '"other procs" = cpu time other processes took on the benchmark\'s cpus during the load (a shared machine shows up there).',
+    '',
+  );
+  for (const c of r.configs) {
+    if (c.points.length === 0) continue;
+    const desc = c.kind === 'linux' ? 'default Linux scheduler' : `Syrup agent, policy ${c.policy}`;
+    lines.push(`### ${c.name} (${desc}, ${c.workers ?? '?'} workers), latencies in us`, '', ...sweepTable(c), '');
+  }
+  return lines.join('\n');
+}
