@@ -2,10 +2,10 @@
 import { existsSync } from 'node:fs';
 import { basename, extname, isAbsolute, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { clientAvailable, CLIENT_URL } from './parker-syrup.ts';
 
 export const REPO_ROOT = fileURLToPath(new URL('..', import.meta.url));
 export const AGENT_BIN = resolve(REPO_ROOT, 'bin/syrup-agent.js');
+export const CLIENT_FILE = resolve(REPO_ROOT, 'client/index.ts');
 
 export type ConfigSpec =
   | { name: string; kind: 'linux' }
@@ -41,7 +41,7 @@ export function resolveConfig(written: string, cwd = process.cwd()): ConfigSpec 
   const name = (isPath ? basename(entry, extname(entry)) : entry) + policyOpts.map((o) => `:${o}`).join('');
   if (!existsSync(policyFile)) return { name, kind: 'skipped', reason: `policy file ${policyFile} not found` };
   if (!existsSync(AGENT_BIN)) return { name, kind: 'skipped', reason: `agent binary ${AGENT_BIN} not found` };
-  if (!clientAvailable()) return { name, kind: 'skipped', reason: `client library ${fileURLToPath(CLIENT_URL)} not found` };
+  if (!existsSync(CLIENT_FILE)) return { name, kind: 'skipped', reason: `client library ${CLIENT_FILE} not found` };
   return { name, kind: 'syrup', policy: isPath ? policyFile : entry, policyFile, policyOpts };
 }
 

@@ -17,7 +17,6 @@ import { calibrate } from './calibrate.ts';
 import { nowUs } from './clock.ts';
 import { Dispatcher } from './dispatcher.ts';
 import { LinuxWaker, type Waker } from './parker.ts';
-import { SyrupWaker } from './parker-syrup.ts';
 import { allowedCpus, makeCurrentThreadRealtime, pinAllThreads, pinCurrentThread, pinTids, schedPolicy } from './pin.ts';
 import {
   C_BOOTED, C_GO_REGISTER, C_READY, C_STOP, CTL_WORDS, GEN_STAT_WORDS, RECORD, RING_REQUESTS, SLOT_STRIDE, W_TID,
@@ -99,7 +98,9 @@ async function main(): Promise<void> {
   const generator = startThread('./generator.ts', { config, regions });
   const genReady = (await new Promise((resolve) => generator.once('message', resolve))) as { allowed: string; tid: number };
 
-  const waker: Waker = config.parker === 'syrup' ? await SyrupWaker.create(config.enclave, words) : new LinuxWaker(words);
+  // Syrup only: parker-syrup.ts loads the client and with it the native addon.
+  const waker: Waker =
+    config.parker === 'syrup' ? (await import('./parker-syrup.ts')).SyrupWaker.create(config.enclave, words) : new LinuxWaker(words);
   const dispatcher = new Dispatcher(regions, config.workers, waker, config.dispatcherSleeps);
 
   emit({

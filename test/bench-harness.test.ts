@@ -136,7 +136,7 @@ function config(name: string, kind: ConfigResult['kind'], points: PointResult[])
 
 function syntheticReport(): BenchReport {
   const linux = [point(500, 300), point(1000, 800), point(2000, 3000), point(250, 200)];
-  linux[3].halfLinux = true;
+  linux[0].halfLinux = true; // half of the Linux saturation load (1000)
   const shin = [point(250, 15), point(500, 20), point(1000, 30), point(2000, 60), point(4000, 400), point(8000, 5000)];
   return {
     schema: SCHEMA, startedAt: 'x', finishedAt: 'y',
