@@ -70,7 +70,13 @@ const ready = new Promise<void>((resolve, reject) => {
   });
   agent.on('exit', (code) => reject(new Error(`agent exited (code ${code}) before it was ready`)));
 });
-await ready;
+try {
+  await ready;
+} catch (err) {
+  // The agent already printed its one-line reason on stderr (inherited).
+  console.error(`demo: ${(err as Error).message}`);
+  process.exit(1);
+}
 
 const pool = new Piscina({
   filename: new URL('./piscina-worker.mjs', import.meta.url).href,
