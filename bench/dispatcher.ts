@@ -21,8 +21,12 @@ import {
   type StageSummaries,
 } from './protocol.ts';
 
-/** Spin this long with nothing to do before sleeping (only in sleeping mode, where every microsecond spun is taken from the agent sharing the cpu). */
-const SPIN_BEFORE_SLEEP_US = 10;
+/**
+ * In sleeping mode (a cpu shared with the agent) the dispatcher sleeps as soon
+ * as it has nothing to do: it runs SCHED_FIFO there, and any spinning would
+ * be taken from the agent (or, at high rates, starve the cpu; see generator.ts).
+ */
+const SPIN_BEFORE_SLEEP_US = 0;
 /** Upper bound on one sleep, a safety net against a lost doorbell. */
 const SLEEP_MAX_MS = 5;
 

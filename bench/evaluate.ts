@@ -16,6 +16,17 @@ export function meetsSlo(p: PhaseResult, sloUs: number): boolean {
   return p.get.p99 < sloUs;
 }
 
+/**
+ * Past capacity, not merely past the SLO: the median GET is over the SLO, or
+ * requests are dropped or left unfinished. The sweep of a configuration stops
+ * after a few of these, so each curve runs up to its knee whatever its tail.
+ */
+export function collapsed(p: PhaseResult, sloUs: number): boolean {
+  if (p.incomplete > 0 || p.get.count === 0) return true;
+  if (p.measured > 0 && p.droppedMeasured / p.measured > MAX_DROP_FRACTION) return true;
+  return p.get.p50 >= sloUs;
+}
+
 /** ghOSt's definition: the highest load whose GET p99 stays under the SLO. */
 export function saturation(points: readonly PointResult[]): Saturation | null {
   const sorted = [...points].sort((a, b) => a.rate - b.rate);

@@ -7,11 +7,8 @@
  * (no coordinated omission). A full ring is a drop, never a wait.
  *
  * With a cpu of its own the generator spins to each arrival. When it shares
- * a cpu (2-cpu machines) spinning would steal that cpu from the agent and
- * the dispatcher in ~1 ms timeslices, so it sleeps until the next arrival
- * instead (a futex timed wait, which the VM overshoots by ~50-80 us) and then
- * pushes everything that has come due; its lateness is reported as its own
- * stage. (Then it also runs SCHED_FIFO: see pin.ts.)
+ * a cpu (2-cpu machines) it sleeps instead (see MIN_NAP_US below) and runs
+ * SCHED_FIFO (pin.ts); its lateness is reported as its own stage.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { RingBuffer } from 'ringbuf.js';
@@ -36,14 +33,17 @@ pinCurrentThread([config.generatorCpu]);
 if (config.realtimeFrontEnd) makeCurrentThreadRealtime();
 
 /**
- * Wake this long before an arrival and spin the rest: the timed wait's
- * overshoot on this VM is ~80 us p50 for a normal thread (50 us timer slack
- * plus the wakeup) but ~16 us p50 / 30 us p90 for a SCHED_FIFO one (no timer
- * slack). Spinning is what the margin costs the shared cpu, so keep it tight.
+ * Sharing a cpu (sleep mode), the generator never spins: it sleeps until the
+ * next arrival with a timed futex wait and then pushes every arrival that has
+ * come due. Spinning there would be taken from the agent, and as a
+ * SCHED_FIFO thread at high rates it would starve the cpu outright (a first
+ * version spun the last 40 us before each arrival; at 4000 req/s the kernel
+ * logged "workqueue lockup ... cpus=1 stuck for 51s"). The wait overshoots by
+ * ~16 us p50 / 30 us p90 for a SCHED_FIFO thread on this VM (no timer slack),
+ * ~80 us for a normal one; that lateness is measured and reported.
+ * With a cpu of its own, it spins to each arrival (exact times).
  */
-const NAP_MARGIN_US = config.realtimeFrontEnd ? 40 : 100;
-/** Only nap when the next arrival is further away than this. */
-const NAP_MIN_US = NAP_MARGIN_US + 20;
+const MIN_NAP_US = 5;
 
 function ringDoorbell(): void {
   if (Atomics.load(ctl, C_DISP_SLEEP) !== D_AWAKE) {
@@ -69,11 +69,14 @@ function runPhase(cmd: PhaseCommand): GeneratorReport {
     let now = nowUs();
     if (config.generatorSleeps) {
       const ahead = t - now;
-      if (ahead > NAP_MIN_US) Atomics.wait(ctl, C_GEN_NAP, 0, (ahead - NAP_MARGIN_US) / 1e3);
+      if (ahead > 0) Atomics.wait(ctl, C_GEN_NAP, 0, Math.max(ahead, MIN_NAP_US) / 1e3);
+      now = nowUs();
+    } else {
+      while ((now = nowUs()) < t) {
+        // spin to the arrival time
+      }
     }
-    while ((now = nowUs()) < t) {
-      // spin to the arrival time
-    }
+    if (now < t) continue;
     // Push every arrival that is due (more than one after a late wakeup).
     let pushed = false;
     while (t <= now && t < endUs) {

@@ -1,12 +1,12 @@
 // harness.ts: runs the sweep: every configuration over every load, Linux first, then evaluates and writes results.json, table.md, plot.svg and the docs.
 import { MultiBar, Presets } from 'cli-progress';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus as osCpus, hostname, release } from 'node:os';
 import { join, resolve } from 'node:path';
 import { AgentProcess } from './agent-process.ts';
 import { resolveConfigs, REPO_ROOT, type ConfigSpec } from './configs.ts';
 import { displayPath, regenerateDocs, renderSection } from './docs.ts';
-import { emptyConfig, evaluate, meetsSlo, pointAt, saturation, sameLoad } from './evaluate.ts';
+import { collapsed, emptyConfig, evaluate, meetsSlo, pointAt, saturation, sameLoad } from './evaluate.ts';
 import { int, ratio } from './format.ts';
 import { interference, sampleCpu, waitForQuiet } from './interference.ts';
 import { availableCpus, defaultWorkers, describeLayout, planLayout, type Layout } from './layout.ts';
@@ -196,13 +196,13 @@ async function runConfig(spec: ConfigSpec, ctx: Ctx): Promise<ConfigResult> {
     const half = ctx.halfRate;
     if (half !== null && !loads.some((l) => sameLoad(l, half))) loads.push(half);
     loads.sort((a, b) => a - b);
-    let misses = 0;
+    let pastKnee = 0;
     for (const rate of loads) {
       const isHalf = half !== null && sameLoad(rate, half);
-      // The half-Linux point is run even past saturation: every configuration is compared there.
-      if (opts.stopAfter > 0 && misses >= opts.stopAfter && !isHalf) continue;
+      // The half-Linux point is run even past capacity: every configuration is compared there.
+      if (opts.stopAfter > 0 && pastKnee >= opts.stopAfter && !isHalf) continue;
       const p = await run(rate, isHalf);
-      misses = p.sloMet ? 0 : misses + 1;
+      pastKnee = collapsed(p, opts.sloUs) ? pastKnee + 1 : 0;
       if (ctx.loads.some((l) => sameLoad(l, rate))) {
         advanced++;
         out.advance(1, `${spec.name} @ ${int(rate)} req/s done`);
@@ -262,13 +262,46 @@ async function runConfig(spec: ConfigSpec, ctx: Ctx): Promise<ConfigResult> {
   return result;
 }
 
+/** results.json, table.md and plot.svg into dir, and the docs section when docsFile is set. */
+function writeReports(report: BenchReport, dir: string, docsFile: string, print: (line: string) => void): void {
+  mkdirSync(dir, { recursive: true });
+  const tables = renderTables(report);
+  const svg = renderPlot(report);
+  writeFileSync(join(dir, 'results.json'), JSON.stringify(report, null, 2) + '\n');
+  writeFileSync(join(dir, 'table.md'), tables);
+  writeFileSync(join(dir, 'plot.svg'), svg);
+  if (docsFile) {
+    const docsPath = resolve(REPO_ROOT, docsFile);
+    regenerateDocs(docsPath, renderSection(report, tables, displayPath(dir)), join(dir, 'plot.svg'));
+    print(`  docs: regenerated ${displayPath(docsPath)}`);
+  }
+}
+
+/**
+ * Re-renders a finished run (its results.json in dir) with the current
+ * evaluation, tables, plot and analysis.md, without measuring again.
+ */
+export function rerender(dir: string, docsFile: string, print: (line: string) => void = (l) => console.log(l)): BenchReport {
+  const abs = resolve(process.cwd(), dir);
+  const report = JSON.parse(readFileSync(join(abs, 'results.json'), 'utf8')) as BenchReport;
+  if (report.schema !== SCHEMA) throw new Error(`${join(abs, 'results.json')}: schema ${String(report.schema)}, expected ${SCHEMA}`);
+  evaluate(report);
+  writeReports(report, abs, docsFile, print);
+  print(`  re-rendered ${displayPath(abs)}/{results.json,table.md,plot.svg}`);
+  return report;
+}
+
 export interface BenchRun {
   report: BenchReport;
   dir: string;
 }
 
 /** Runs the whole benchmark; `print` receives the human-readable lines (stdout by default). */
-export async function runBench(opts: BenchOptions, print: (line: string) => void = (l) => console.log(l)): Promise<BenchRun> {
+export async function runBench(
+  opts: BenchOptions,
+  print: (line: string) => void = (l) => console.log(l),
+  command = 'runBench()',
+): Promise<BenchRun> {
   const startedAt = new Date();
   const layout = planLayout(opts.cpus ? parseCpuList(opts.cpus) : availableCpus());
   const workers = opts.workers || defaultWorkers(layout);
@@ -298,6 +331,7 @@ export async function runBench(opts: BenchOptions, print: (line: string) => void
     schema: SCHEMA,
     startedAt: startedAt.toISOString(),
     finishedAt: new Date().toISOString(),
+    command,
     host: { hostname: hostname(), cpus: layout.cpus.length, cpuModel: cpuInfo[0]?.model ?? '?', kernel: release(), node: process.version },
     serverV8Flags: SERVER_V8_FLAGS,
     options: opts,
@@ -310,20 +344,8 @@ export async function runBench(opts: BenchOptions, print: (line: string) => void
     evaluation: { linuxSaturation: null, halfLinuxRate: null, targets: [], notes: [] },
   };
   evaluate(report);
-
   const dir = resolve(REPO_ROOT, opts.out, startedAt.toISOString().replace(/[:.]/g, '-'));
-  mkdirSync(dir, { recursive: true });
-  const tables = renderTables(report);
-  const svg = renderPlot(report);
-  writeFileSync(join(dir, 'results.json'), JSON.stringify(report, null, 2) + '\n');
-  writeFileSync(join(dir, 'table.md'), tables);
-  writeFileSync(join(dir, 'plot.svg'), svg);
-  if (opts.docs) {
-    const docsPath = resolve(REPO_ROOT, opts.docs);
-    regenerateDocs(docsPath, renderSection(report, tables, displayPath(dir)), join(dir, 'plot.svg'));
-    print(`  docs: regenerated ${displayPath(docsPath)}`);
-  }
-
+  writeReports(report, dir, opts.docs, print);
   print('');
   for (const c of configs) {
     const sat = c.saturation ? `${int(c.saturation.achieved)} req/s` : c.status === 'ok' ? 'below the sweep' : c.status;

@@ -30,7 +30,7 @@ export interface BenchOptions {
   rangeFrac: number;
   /** Work between cooperative checkpoints inside a RANGE, us (--checkpoint-us). Default 30. */
   checkpointUs: number;
-  /** Stop a configuration's sweep after this many consecutive loads over the SLO; 0 runs every load (--stop-after). Default 2 (quick: 0). */
+  /** Stop a configuration's sweep after this many consecutive loads past its capacity (GET p50 over the SLO, or > 1 % dropped); 0 runs every load (--stop-after). Default 2 (quick: 0). */
   stopAfter: number;
   /** Extra loads per configuration bisecting between its highest SLO-met load and the next missed one (--refine). Default 2 (quick: 0). */
   refine: number;
@@ -47,6 +47,8 @@ export interface BenchOptions {
   progress: boolean;
   /** Cpus to lay the benchmark out on (--cpus 0-15). '' : every cpu this process may use. */
   cpus: string;
+  /** Measure nothing: re-render an earlier run's directory (its results.json) and the docs (--rerender DIR). */
+  rerender: string;
 }
 
 export const DEFAULTS: Readonly<BenchOptions> = {
@@ -71,6 +73,7 @@ export const DEFAULTS: Readonly<BenchOptions> = {
   seed: 1,
   progress: process.stderr.isTTY === true,
   cpus: '',
+  rerender: '',
 };
 
 /** What --quick changes, unless the same option is given explicitly. */
@@ -109,10 +112,11 @@ export const USAGE = `usage: npm run bench -- [options]
   --out DIR           results root (bench/results)
   --docs FILE | --no-docs   regenerate this markdown section (docs/benchmarks.md)
   --get-us US --get-exp-us US --range-us US --range-frac F --checkpoint-us US
-  --stop-after N      stop a sweep after N consecutive loads over the SLO (2; 0 = never)
+  --stop-after N      stop a sweep after N consecutive loads past capacity (GET p50 > SLO or drops) (2; 0 = never)
   --refine N          extra loads bisecting each saturation point (2; quick 0)
   --quiet-wait S      wait up to S s for other processes to go quiet; re-measure a disturbed load once (120; quick 0)
   --agent-idle-yield auto|on|off   agent --idle-yield (auto: when the agent shares its cpu)
+  --rerender DIR      measure nothing: re-render DIR/results.json (tables, plot, docs section)
   --seed N  --cpus LIST  --no-progress  --help`;
 
 type Kind = 'number' | 'int' | 'list' | 'loads' | 'string' | 'flag' | 'off';
@@ -140,6 +144,7 @@ const FLAGS: Record<string, [keyof BenchOptions, Kind]> = {
   '--progress': ['progress', 'flag'],
   '--no-progress': ['progress', 'off'],
   '--cpus': ['cpus', 'string'],
+  '--rerender': ['rerender', 'string'],
 };
 
 /** "4k" -> 4000, "1.5k" -> 1500, "12000" -> 12000. */

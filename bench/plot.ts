@@ -41,14 +41,27 @@ export function renderPlot(r: BenchReport): string {
   const slo = r.options.sloUs;
   const xs = series.flatMap((s) => s.pts.map((p) => p.x));
   const ys = series.flatMap((s) => s.pts.map((p) => p.y));
-  const xMax = Math.max(1, ...xs) * 1.05;
-  const xStep = niceStep(xMax, 8);
-  const xTop = Math.ceil(xMax / xStep) * xStep;
+  // A sweep that spans decades (the default one does: the Linux SLO knee sits
+  // at a few percent of capacity) gets a log x axis too, or its low end,
+  // where the saturation points are, collapses into the y axis.
+  const xMinData = Math.min(...(xs.length ? xs : [1]));
+  const xMaxData = Math.max(1, ...xs);
+  const logX = xMinData > 0 && xMaxData / xMinData > 30;
+  const xStep = niceStep(xMaxData * 1.05, 8);
+  const xTop = logX ? 10 ** Math.ceil(Math.log10(xMaxData)) : Math.ceil((xMaxData * 1.05) / xStep) * xStep;
+  const xBottom = logX ? 10 ** Math.floor(Math.log10(xMinData)) : 0;
+  const xTicks: number[] = [];
+  if (logX) {
+    for (let d = xBottom; d <= xTop * 1.0001; d *= 10) for (const m of [1, 2, 5]) if (d * m <= xTop * 1.0001) xTicks.push(d * m);
+  } else {
+    for (let x = 0; x <= xTop + 1e-9; x += xStep) xTicks.push(x);
+  }
   const yLo = 10 ** Math.floor(Math.log10(Math.min(slo, ...(ys.length ? ys : [slo]))));
   const yHi = 10 ** Math.ceil(Math.log10(Math.max(slo * 2, ...(ys.length ? ys : [slo]))));
   const pw = W - M.left - M.right;
   const ph = H - M.top - M.bottom;
-  const X = (x: number) => M.left + (x / xTop) * pw;
+  const X = (x: number) =>
+    logX ? M.left + ((Math.log10(x) - Math.log10(xBottom)) / (Math.log10(xTop) - Math.log10(xBottom))) * pw : M.left + (x / xTop) * pw;
   const Y = (y: number) => M.top + ph - ((Math.log10(y) - Math.log10(yLo)) / (Math.log10(yHi) - Math.log10(yLo))) * ph;
   const f = (n: number) => n.toFixed(1);
 
@@ -61,7 +74,7 @@ export function renderPlot(r: BenchReport): string {
 
   // Grid and axes.
   o.push(`<g stroke="#e5e5e5" stroke-width="1">`);
-  for (let x = 0; x <= xTop + 1e-9; x += xStep) o.push(`<line x1="${f(X(x))}" y1="${M.top}" x2="${f(X(x))}" y2="${M.top + ph}"/>`);
+  for (const x of xTicks) o.push(`<line x1="${f(X(x))}" y1="${M.top}" x2="${f(X(x))}" y2="${M.top + ph}"/>`);
   for (let d = yLo; d <= yHi * 1.0001; d *= 10) {
     for (const m of [1, 2, 5]) {
       const y = d * m;
@@ -72,8 +85,8 @@ export function renderPlot(r: BenchReport): string {
   o.push(`</g>`);
   o.push(`<rect x="${M.left}" y="${M.top}" width="${pw}" height="${ph}" fill="none" stroke="#333"/>`);
   o.push(`<g text-anchor="middle" fill="#333">`);
-  for (let x = 0; x <= xTop + 1e-9; x += xStep) o.push(`<text x="${f(X(x))}" y="${M.top + ph + 18}">${esc(rate(x))}</text>`);
-  o.push(`<text x="${M.left + pw / 2}" y="${H - 18}">achieved throughput (requests/s)</text>`);
+  for (const x of xTicks) o.push(`<text x="${f(X(x))}" y="${M.top + ph + 18}">${esc(rate(x))}</text>`);
+  o.push(`<text x="${M.left + pw / 2}" y="${H - 18}">achieved throughput (requests/s${logX ? ', log scale' : ''})</text>`);
   o.push(`</g>`);
   o.push(`<g text-anchor="end" fill="#333">`);
   for (let d = yLo; d <= yHi * 1.0001; d *= 10) o.push(`<text x="${M.left - 8}" y="${f(Y(d) + 4)}">${esc(d >= 1000 ? `${int(d / 1000)} ms` : `${int(d)} us`)}</text>`);

@@ -72,6 +72,8 @@ export interface BenchReport {
   schema: typeof SCHEMA;
   startedAt: string;
   finishedAt: string;
+  /** The command line that produced this run. */
+  command: string;
   host: { hostname: string; cpus: number; cpuModel: string; kernel: string; node: string };
   /** V8 flags the server ran with (server-process.ts says why). */
   serverV8Flags: string[];

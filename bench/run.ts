@@ -1,5 +1,5 @@
 // run.ts: `npm run bench` entry: parse options, run the RocksDB-like sweep, exit non-zero when the harness itself failed.
-import { killChildren, runBench } from './harness.ts';
+import { killChildren, rerender, runBench } from './harness.ts';
 import { BenchOptionError, parseArgs, resolveOptions, USAGE } from './options.ts';
 
 async function main(): Promise<number> {
@@ -19,13 +19,18 @@ async function main(): Promise<number> {
     }
     throw err;
   }
+  if (opts.rerender) {
+    rerender(opts.rerender, opts.docs);
+    return 0;
+  }
   for (const sig of ['SIGINT', 'SIGTERM'] as const) {
     process.once(sig, () => {
       killChildren();
       process.exit(130);
     });
   }
-  const { report } = await runBench(opts);
+  const args = process.argv.slice(2);
+  const { report } = await runBench(opts, undefined, `npm run bench${args.length ? ` -- ${args.join(' ')}` : ''}`);
   // The harness worked if every configuration that was not skipped ran.
   const failed = report.configs.filter((c) => c.status === 'failed');
   for (const c of failed) console.error(`bench: ${c.name} failed: ${c.reason}`);

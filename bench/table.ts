@@ -10,7 +10,7 @@ function row(cells: (string | number)[]): string {
 function summaryTable(r: BenchReport): string[] {
   const half = r.evaluation.halfLinuxRate;
   const out = [
-    row(['configuration', `saturation (req/s at GET p99 < ${int(r.options.sloUs)} us)`, 'vs Linux', `GET p99 at ${half ? int(half) : 'half Linux saturation'} req/s (us)`, 'lower than Linux by', 'status']),
+    row(['configuration', `saturation (req/s at GET p99 < ${int(r.options.sloUs)} us)`, 'saturation / Linux', `GET p99 at ${half ? int(half) : 'half Linux saturation'} req/s (us)`, 'Linux p99 / this p99', 'status']),
     row(['---', '---:', '---:', '---:', '---:', '---']),
   ];
   for (const c of r.configs) {
@@ -70,7 +70,8 @@ export function renderTables(r: BenchReport): string {
   const lines: string[] = ['### Summary', '', ...summaryTable(r), ''];
   for (const t of r.evaluation.targets) {
     lines.push(
-      `- ${t.config}: saturation ${ratio(t.satRatio)} of Linux (target ${SAT_RATIO_TARGET}x), GET p99 at half Linux saturation ${ratio(t.p99LowerBy)} lower (target ${P99_LOWER_TARGET}x): ${t.met ? 'met' : 'not met'}`,
+      `- ${t.config}: saturation ${t.satRatio === null ? 'not reached (no load met the SLO)' : `${ratio(t.satRatio)} Linux's`} (target ${SAT_RATIO_TARGET}x); ` +
+        `GET p99 at half the Linux saturation load ${t.p99LowerBy === null ? 'not measured' : `${ratio(t.p99LowerBy)} lower than Linux's (a value under 1x means higher)`} (target ${P99_LOWER_TARGET}x): ${t.met ? 'met' : 'not met'}`,
     );
   }
   for (const n of r.evaluation.notes) lines.push(`- ${n}`);

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BEGIN, END, regenerateDocs } from '../bench/docs.ts';
 import { evaluate, meetsSlo, saturation } from '../bench/evaluate.ts';
-import { defaultLoads, runBench } from '../bench/harness.ts';
+import { defaultLoads, rerender, runBench } from '../bench/harness.ts';
 import { decodeHistogram, encodeHistogram, newHistogram, recordUs, summarize, type Summary } from '../bench/histogram.ts';
 import { availableCpus, defaultWorkers, planLayout } from '../bench/layout.ts';
 import { BenchOptionError, DEFAULTS, parseArgs, resolveOptions } from '../bench/options.ts';
@@ -139,7 +139,7 @@ function syntheticReport(): BenchReport {
   linux[0].halfLinux = true; // half of the Linux saturation load (1000)
   const shin = [point(250, 15), point(500, 20), point(1000, 30), point(2000, 60), point(4000, 400), point(8000, 5000)];
   return {
-    schema: SCHEMA, startedAt: 'x', finishedAt: 'y',
+    schema: SCHEMA, startedAt: 'x', finishedAt: 'y', command: 'test',
     host: { hostname: 'h', cpus: 2, cpuModel: 'cpu', kernel: 'k', node: 'v20' }, serverV8Flags: [],
     options: resolveOptions({}, () => true), layout: planLayout([0, 1]), layoutText: ['l'], workers: 50, nominalCapacity: 28000,
     loads: [500, 1000, 2000], configs: [config('linux', 'linux', linux), config('shinjuku', 'syrup', shin), { ...config('sjf', 'skipped', []), status: 'skipped', reason: 'not found' }],
@@ -189,8 +189,8 @@ t.test('docs regeneration touches only the rocksdb section', async (t) => {
   writeFileSync(plot, '<svg></svg>');
   const others = '# B\n\n<!-- agent-bench:begin -->\nAGENT NUMBERS\n<!-- agent-bench:end -->\n\nhand-written\n\n<!-- net-bench:begin -->\nNET\n<!-- net-bench:end -->\n';
   writeFileSync(docs, others);
-  regenerateDocs(docs, `${BEGIN}\nfirst\n${END}`, plot);
-  regenerateDocs(docs, `${BEGIN}\nsecond\n${END}`, plot);
+  regenerateDocs(docs, 'first', plot);
+  regenerateDocs(docs, 'second', plot);
   const text = readFileSync(docs, 'utf8');
   t.match(text, /AGENT NUMBERS/);
   t.match(text, /NET\n<!-- net-bench:end -->/);
@@ -227,4 +227,9 @@ t.test('a tiny Linux baseline run produces results.json, table.md and plot.svg',
   t.ok(wellFormed(svg), 'plot.svg well-formed');
   t.match(readFileSync(join(dir, 'table.md'), 'utf8'), /### linux \(default Linux scheduler, 4 workers\)/);
   t.ok(lines.some((l) => /layout: /.test(l)), 'the layout is printed');
+  const docs = join(out, 'benchmarks.md');
+  rerender(dir, docs, () => {});
+  const md = readFileSync(docs, 'utf8');
+  t.match(md, /<!-- rocksdb-bench:begin -->[\s\S]*### Summary[\s\S]*<!-- rocksdb-bench:end -->/, '--rerender writes the docs section from results.json');
+  t.ok(existsSync(join(out, 'bench-rocksdb.svg')), 'and copies the plot');
 });
