@@ -8,6 +8,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { readFileSync, readlinkSync } from 'node:fs';
+import { formatCpuList } from '../agent/topology.ts';
 
 /** The calling thread's Linux tid. */
 export function currentTid(): number {
@@ -16,18 +17,7 @@ export function currentTid(): number {
   return Number(link.slice(link.lastIndexOf('/') + 1));
 }
 
-/** "0-2,5" style list. */
-export function formatCpuList(cpus: readonly number[]): string {
-  const sorted = [...cpus].sort((a, b) => a - b);
-  const parts: string[] = [];
-  for (let i = 0; i < sorted.length; ) {
-    let j = i;
-    while (j + 1 < sorted.length && sorted[j + 1] === sorted[j] + 1) j++;
-    parts.push(j > i ? `${sorted[i]}-${sorted[j]}` : `${sorted[i]}`);
-    i = j + 1;
-  }
-  return parts.join(',');
-}
+export { formatCpuList };
 
 export function parseCpuList(list: string): number[] {
   const out: number[] = [];
