@@ -132,6 +132,7 @@ Napi::Value AgentOpen(const Napi::CallbackInfo &info) {
   opts.reorder_timeout_ns = (uint64_t)o.Get("reorderTimeoutNs").As<Napi::Number>().DoubleValue();
   opts.upgrade = o.Get("upgrade").ToBoolean().Value();
   opts.handover_timeout_ns = (uint64_t)o.Get("handoverTimeoutNs").As<Napi::Number>().DoubleValue();
+  opts.preempt_grace_ns = (uint64_t)o.Get("preemptGraceNs").As<Napi::Number>().DoubleValue();
   syr_agent *a = nullptr;
   char err[512];
   int rc = syr_agent_open(&opts, &a, err, sizeof(err));
@@ -214,6 +215,8 @@ Napi::Value AgentCounters(const Napi::CallbackInfo &info) {
   o.Set("affinityCalls", (double)c.affinity_calls);
   o.Set("upgradeGapNs", (double)c.upgrade_gap_ns);
   o.Set("rediscovered", (double)c.rediscovered);
+  o.Set("cringReclaimed", (double)c.cring_reclaimed);
+  o.Set("coopPreempts", (double)c.coop_preempts);
   return o;
 }
 

@@ -1,6 +1,6 @@
 // abi.ts: TypeScript mirror of kernel-shim/syrup_abi.h (checked field by field by test/abi.test.ts).
 
-export const ABI_VERSION = 1;
+export const ABI_VERSION = 2;
 export const MAGIC = 0x50525953;
 export const MAX_TASKS = 4096;
 export const MAX_CPUS = 256;
@@ -118,16 +118,25 @@ export const TASK: StructLayout = {
   },
 };
 
+export enum TxnFlag {
+  F_NEXT = 1 << 0,
+}
+
+export enum LatchKind {
+  PREEMPT = 0,
+  QUEUED = 1,
+}
+
 export const TXN_REQ: StructLayout = {
-  size: 16,
-  fields: { slot: 0, cpu: 4, barrier: 8, result: 12 },
+  size: 24,
+  fields: { slot: 0, cpu: 4, barrier: 8, result: 12, flags: 16 },
 };
 
 export const CPU: StructLayout = {
   size: 64,
   fields: {
     txn_state: 0, txn_slot: 4, txn_barrier: 8, txn_result: 12, cur: 16, next: 20,
-    latch_ns: 24, commits: 32, failures: 40,
+    latch_ns: 24, commits: 32, failures: 40, latch_kind: 48,
   },
 };
 
@@ -140,7 +149,7 @@ export const HDR: StructLayout = {
   },
 };
 
-export const CRING_CELL: StructLayout = { size: 48, fields: { seq: 0, msg: 8 } };
+export const CRING_CELL: StructLayout = { size: 48, fields: { seq: 0, owner: 4, msg: 8 } };
 
 export const CRING: StructLayout = { size: 128 + CRING_SLOTS * 48, fields: { tail: 0, head: 64, cells: 128 } };
 

@@ -54,6 +54,16 @@ export class Agent implements ScheduleContext {
   private readonly owner = new Map<number, Task>();
   private readonly pending: Txn[] = [];
   private readonly pendingCpus = new Set<number>();
+  /*
+   * The shim's successor slot per cpu, mirrored. A placeNext() task waits in
+   * nextTask until its cpu's holder leaves; a preempting place() leaves its
+   * victim in handoff (victim -> cpu) until the victim's leaving message
+   * arrives, because until then the victim has not handed the cpu over and
+   * another placement there would fail CPU_BUSY.
+   */
+  private readonly nextTask = new Map<number, Task>();
+  private readonly handoff = new Map<Task, number>();
+  private readonly latched = new Set<number>();
   /** Tasks the kernel lets run although the agent has not placed them (after a kernel wakeup or preemption). */
   private readonly unplacedRunning = new Set<Task>();
   private stopping = false;
@@ -136,13 +146,30 @@ export class Agent implements ScheduleContext {
   }
 
   place(task: Task, cpu: number): void {
-    if (this.pendingCpus.has(cpu)) {
-      // Two placements on one cpu in one round: the second fails like a commit would.
+    this.enqueueTxn(task, cpu, false);
+  }
+
+  placeNext(task: Task, cpu: number): void {
+    this.enqueueTxn(task, cpu, true);
+  }
+
+  nextOn(cpu: number): Task | undefined {
+    return this.nextTask.get(cpu);
+  }
+
+  cpuLatched(cpu: number): boolean {
+    return this.latched.has(cpu);
+  }
+
+  private enqueueTxn(task: Task, cpu: number, next: boolean): void {
+    if (this.pendingCpus.has(cpu) || this.latched.has(cpu)) {
+      // Two placements on one cpu in one round, or a successor already waits
+      // there: fail it here exactly as the commit would.
       this.failTxn({ task, cpu, barrier: task.seq, result: TxnResult.CPU_BUSY });
       return;
     }
     this.pendingCpus.add(cpu);
-    this.pending.push({ task, cpu, barrier: task.seq, result: TxnResult.OK });
+    this.pending.push({ task, cpu, barrier: task.seq, result: TxnResult.OK, next });
   }
 
   preempt(cpu: number): void {
@@ -181,6 +208,7 @@ export class Agent implements ScheduleContext {
       return;
     }
     task.seq = m.seq;
+    if (m.type !== MsgType.TASK_WAKEUP) this.handedOff(task);
     switch (m.type) {
       case MsgType.TASK_WAKEUP:
         this.channel.readHints(task);
@@ -226,10 +254,34 @@ export class Agent implements ScheduleContext {
     }
   }
 
-  /** The task no longer holds its cpu. */
+  /** The task no longer holds its cpu (or waits latched on it); a latched successor now holds it. */
   private vacate(task: Task): void {
-    if (task.cpu >= 0 && this.owner.get(task.cpu) === task) this.owner.delete(task.cpu);
+    const cpu = task.cpu;
+    if (cpu >= 0 && this.nextTask.get(cpu) === task) {
+      // A latched successor that died before it started: the shim unlatched it.
+      this.nextTask.delete(cpu);
+      this.latched.delete(cpu);
+    } else if (cpu >= 0 && this.owner.get(cpu) === task) {
+      this.owner.delete(cpu);
+      const nt = this.nextTask.get(cpu);
+      if (nt) {
+        // The holder handed the cpu to its successor on its way out (syr_leave_cpu).
+        this.nextTask.delete(cpu);
+        this.latched.delete(cpu);
+        this.owner.set(cpu, nt);
+        nt.placedAtNs = this.nowNs;
+        this.opts.onTaskState?.(nt, SchedState.RUNNING);
+      }
+    }
     task.cpu = -1;
+  }
+
+  /** Any message but a wakeup from a preempted victim means it has left its cpu and handed it over. */
+  private handedOff(task: Task): void {
+    const cpu = this.handoff.get(task);
+    if (cpu === undefined) return;
+    this.handoff.delete(task);
+    if (!this.nextTask.has(cpu)) this.latched.delete(cpu);
   }
 
   private commitPending(): void {
@@ -251,11 +303,23 @@ export class Agent implements ScheduleContext {
         continue;
       }
       const victim = this.owner.get(t.cpu);
+      if (victim && victim !== t.task && t.next) {
+        // Latched behind a holder that keeps running: it starts when the holder leaves.
+        this.vacate(t.task);
+        t.task.cpu = t.cpu;
+        this.nextTask.set(t.cpu, t.task);
+        this.latched.add(t.cpu);
+        this.unplacedRunning.delete(t.task);
+        this.guard('txnCommitted', () => this.policy.txnCommitted(t.task, t.cpu));
+        continue;
+      }
       if (victim && victim !== t.task) {
         // Committed over a running task: the shim latched t.task and signalled
         // the victim, whose TASK_PREEMPT follows.
         this.stats.preemptions++;
         victim.cpu = -1;
+        this.handoff.set(victim, t.cpu);
+        this.latched.add(t.cpu);
       }
       this.vacate(t.task);
       t.task.cpu = t.cpu;

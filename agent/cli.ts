@@ -25,6 +25,8 @@ Runs a scheduling policy for the threads that register with the enclave.
                           services keep running, the old agent exits 0
   --publish-map PATH      publish each executor's thread state (0 idle, 1 running, 2 queued, 3 preempted)
                           into this pinned BPF array, for network policies (see net/policies/sched_aware.c)
+  --preempt-grace-us US   delay a preemption's signal by US microseconds after setting the cooperative
+                          flag, so threads that call checkpoint() leave without one (default: 0)
   --trace                 log every message and transaction (for debugging a policy)
   --idle-yield            sched_yield the agent cpu after an idle iteration, for machines where
                           other threads must share it (default: pure spin, as ghOSt)
@@ -52,6 +54,7 @@ export function parseCli(argv: string[]): AgentOptions | 'help' {
         'idle-yield': { type: 'boolean' },
         upgrade: { type: 'boolean' },
         'publish-map': { type: 'string' },
+        'preempt-grace-us': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
       strict: true,
@@ -111,6 +114,8 @@ export function parseCli(argv: string[]): AgentOptions | 'help' {
   if (v['idle-yield']) input.idleYield = true;
   if (v.upgrade) input.upgrade = true;
   if (v['publish-map'] !== undefined) input.publishMap = v['publish-map'];
+  const grace = intArg('preempt-grace-us', v['preempt-grace-us']);
+  if (grace !== undefined) input.preemptGraceUs = grace;
   return resolveAgentOptions(input);
 }
 

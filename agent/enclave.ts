@@ -28,6 +28,7 @@ export class AgentEnclave {
       reorderTimeoutNs: o.reorderTimeoutMs * 1e6,
       upgrade: o.upgrade,
       handoverTimeoutNs: 5e9,
+      preemptGraceNs: o.preemptGraceUs * 1e3,
     });
     return new AgentEnclave(handle, o);
   }

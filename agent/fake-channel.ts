@@ -8,7 +8,7 @@ import type { Txn } from './txn.ts';
 /** A commit the fake recorded: the batch as the agent sent it, with results. */
 export interface FakeCommit {
   atNs: number;
-  txns: { slot: number; cpu: number; barrier: number; result: TxnResult }[];
+  txns: { slot: number; cpu: number; barrier: number; result: TxnResult; next: boolean }[];
 }
 
 /**
@@ -99,7 +99,7 @@ export class FakeChannel implements Channel {
     const rec: FakeCommit = { atNs: this.now, txns: [] };
     for (const t of txns) {
       t.result = this.override?.(t) ?? this.validate(t);
-      rec.txns.push({ slot: t.task.slot, cpu: t.cpu, barrier: t.barrier, result: t.result });
+      rec.txns.push({ slot: t.task.slot, cpu: t.cpu, barrier: t.barrier, result: t.result, next: t.next === true });
     }
     this.commits.push(rec);
   }

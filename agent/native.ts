@@ -17,6 +17,7 @@ export interface NativeAgentOptions {
   reorderTimeoutNs: number;
   upgrade: boolean;
   handoverTimeoutNs: number;
+  preemptGraceNs: number;
 }
 
 export interface ShimCounters {
@@ -34,6 +35,10 @@ export interface ShimCounters {
   affinityCalls: number;
   upgradeGapNs: number;
   rediscovered: number;
+  /** Client-ring cells skipped because their producer died between claim and publish. */
+  cringReclaimed: number;
+  /** Preemptions answered at a checkpoint() within the grace period, without a signal. */
+  coopPreempts: number;
 }
 
 export interface Views {

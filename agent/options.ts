@@ -25,6 +25,12 @@ export interface AgentOptions {
   regionMode: number;
   /** How long a latched successor waits for a victim that ignores preemption, ms. Default 20. */
   latchTimeoutMs: number;
+  /**
+   * How long a preemption's signal waits after the cooperative flag is set, us,
+   * so a thread that calls checkpoint() often enough leaves without a signal
+   * (a load instead of ~26 us of signal delivery here). Default 0: signal at once.
+   */
+  preemptGraceUs: number;
   /** How long a task's out-of-order message waits for the gap to fill, ms. Default 5. */
   reorderTimeoutMs: number;
   /** What a policy exception does: 'exit' detaches every thread and exits; 'continue' logs and carries on. Default 'exit'. */
@@ -49,6 +55,7 @@ export const DEFAULTS: Omit<AgentOptions, 'cpus' | 'agentCpu'> = {
   preemptSigno: 40,
   regionMode: 0o600,
   latchTimeoutMs: 20,
+  preemptGraceUs: 0,
   reorderTimeoutMs: 5,
   policyErrors: 'exit',
   trace: false,
@@ -106,6 +113,7 @@ export function resolveAgentOptions(input: Partial<AgentOptions> & { cpus: numbe
   int(o, 'preemptSigno', 34, 64);
   int(o, 'regionMode', 0, 0o777);
   num(o, 'latchTimeoutMs', 0);
+  num(o, 'preemptGraceUs', 0);
   num(o, 'reorderTimeoutMs', 0);
   if (o.policyErrors !== 'exit' && o.policyErrors !== 'continue') bad('policyErrors', "'exit' or 'continue'", o.policyErrors);
   if (typeof o.trace !== 'boolean') bad('trace', 'a boolean', o.trace);

@@ -28,7 +28,25 @@ export interface ScheduleContext {
    * victim is signalled, posts TASK_PREEMPT, and hands the cpu over directly.
    */
   place(task: Task, cpu: number): void;
-  /** Ask the task on cpu to leave it without a successor (it posts TASK_PREEMPT). */
+  /**
+   * Latch task as cpu's next task without preempting the holder: it runs the
+   * moment the holder leaves (parks, blocks, yields or is preempted), handed
+   * the cpu by the leaving thread itself, with no round trip through the
+   * agent and no idle gap. On an idle cpu it is place(). One successor per
+   * cpu: a cpu that already has one (see cpuLatched) fails with CPU_BUSY.
+   * txnCommitted follows the commit; ctx.taskOn(cpu) becomes the task only
+   * once the holder has left (until then ctx.nextOn(cpu) is the task).
+   */
+  placeNext(task: Task, cpu: number): void;
+  /** The task latched by placeNext on cpu that has not started yet. */
+  nextOn(cpu: number): Task | undefined;
+  /**
+   * The cpu's successor slot is taken: a placeNext task waits there, or a
+   * preempting placement waits for its victim to leave. place()/placeNext()
+   * on it would fail with CPU_BUSY.
+   */
+  cpuLatched(cpu: number): boolean;
+  /** Ask the task on cpu to leave it (it posts TASK_PREEMPT); a placeNext successor then takes the cpu. */
   preempt(cpu: number): void;
   /** Cpu time the task has used while registered, ns (from the kernel's switch timestamps). */
   runtimeNs(task: Task): number;

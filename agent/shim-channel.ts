@@ -1,5 +1,5 @@
 // shim-channel.ts: the real Channel: messages, commits and status words through the kernel shim.
-import { CPU, KFlag, KSTAT, MSG, PreemptKind, REGION, TASK, TXN_REQ } from './abi.ts';
+import { CPU, KFlag, KSTAT, MSG, PreemptKind, REGION, TASK, TXN_REQ, TxnFlag } from './abi.ts';
 import type { Channel, ParkKind } from './channel.ts';
 import type { Message } from './message.ts';
 import { native, type AgentHandle } from './native.ts';
@@ -66,6 +66,7 @@ export class ShimChannel implements Channel {
         this.txnBuf[i * w + 1] = t.cpu;
         this.txnBuf[i * w + 2] = t.barrier | 0;
         this.txnBuf[i * w + 3] = 0;
+        this.txnBuf[i * w + 4] = t.next ? TxnFlag.F_NEXT : 0;
       }
       native.agentCommit(this.handle, this.txnBuf, n);
       for (let i = 0; i < n; i++) txns[start + i].result = this.txnBuf[i * w + 3];

@@ -9,6 +9,11 @@ export interface Txn {
   barrier: number;
   /** Written by the commit. */
   result: TxnResult;
+  /**
+   * Latch instead of preempt: if the cpu is held, the task runs the moment the
+   * holder leaves, handed the cpu by the holder itself (ScheduleContext.placeNext).
+   */
+  next?: boolean;
 }
 
 export function txnResultName(code: number): string {

@@ -63,7 +63,9 @@ export class Enclave {
     const group = checkU32('group', opts.group ?? 0);
     const executor = opts.executor === undefined ? 0 : checkU32('executor', opts.executor) + 1;
     const slot = native.clientRegister(this.handle, qos, group, executor);
-    return new SyrupTask(this, this.handle, slot, native.gettid());
+    const task = new SyrupTask(this, this.handle, slot, native.gettid());
+    current = task;
+    return task;
   }
 
   /**
@@ -129,6 +131,15 @@ export class Enclave {
   }
 }
 
+/*
+ * The calling thread's live registration. A JS realm is one OS thread (the
+ * main thread or one worker), so module state is per thread, which is what
+ * the native registration is. The native check alone compares slots, and a
+ * thread that unregistered and registered again may get the same slot back:
+ * the handle of the first registration must still be refused.
+ */
+let current: SyrupTask | undefined;
+
 /** A registered thread. Its methods must be called from that thread. */
 export class SyrupTask {
   /** @internal use Enclave.register() */
@@ -157,8 +168,9 @@ export class SyrupTask {
     if (my < 0) {
       throw Object.assign(new Error('the calling thread is not registered with the enclave'), { code: 'NOT_REGISTERED' });
     }
-    if (my !== this.slot) {
-      throw Object.assign(new Error(`task slot ${this.slot} is not the calling thread's registration`), { code: 'NOT_OWNER' });
+    if (my !== this.slot || current !== this) {
+      const why = my === this.slot ? 'a previous registration of this thread (it has registered again since)' : "not the calling thread's registration";
+      throw Object.assign(new Error(`task slot ${this.slot}: ${why}`), { code: 'NOT_OWNER' });
     }
   }
 
@@ -204,6 +216,7 @@ export class SyrupTask {
   unregister(): void {
     this.mine();
     native.clientUnregister(this.handle);
+    current = undefined;
   }
 }
 

@@ -59,6 +59,14 @@ struct syr_agent {
 	size_t stage_head, stage_len, stage_cap;
 	struct syr_agent_counters cnt;
 	uint64_t now;
+	uint32_t stuck_head; /* head+1 of a claimed-unpublished client cell being waited on, 0 = none */
+	uint64_t stuck_since;
+	/* Preemption signals held back for a grace period (the cooperative flag is already set). */
+	struct syr_sig_due {
+		uint32_t slot, word;
+		uint64_t due;
+	} sig_due[SYR_MAX_CPUS];
+	int nsig_due;
 };
 
 static bool in_mask(const uint64_t *mask, int cpu)
@@ -120,6 +128,8 @@ static void apply(struct syr_agent *a, const struct syr_msg *m)
 		}
 		break;
 	case SYR_MSG_TASK_DEAD:
+		/* It may hold its cpu, or wait latched behind the holder: drop both. */
+		syr_unlatch(r, m->slot, t->cpu);
 		syr_leave_cpu(r, m->slot, t->cpu);
 		t->cpu = -1;
 		__atomic_store_n(&t->state, SYR_SLOT_DEAD, __ATOMIC_SEQ_CST);
@@ -175,7 +185,12 @@ static void accept(struct syr_agent *a, const struct syr_msg *m)
 	}
 	struct syr_task *t = &r->tasks[m->slot];
 	if (m->tid != t->tid || t->state == SYR_SLOT_FREE) {
-		a->cnt.bad_msgs++;
+		/* The kernel cannot forge: a kernel message for a slot already freed (or reused) is a
+		 * switch that raced the thread's exit or unregister. Anything else was corrupted. */
+		if (m->src == SYR_SRC_KERNEL || (m->tid == t->tid && t->state == SYR_SLOT_FREE))
+			a->cnt.late_msgs++;
+		else
+			a->cnt.bad_msgs++;
 		return;
 	}
 	/* Both producers bump the barrier before they publish, so a genuine message is never ahead of
@@ -236,17 +251,38 @@ static int on_kernel_msg(void *ctx, void *data, size_t size)
 	return 0;
 }
 
+/* How long a claimed, unpublished cell at head may block the ring before its owner is checked. */
+#define SYR_CRING_STUCK_NS (5ull * 1000 * 1000)
+
 static void drain_cring(struct syr_agent *a)
 {
 	struct syr_cring *q = &a->m.r->cring;
 	uint32_t head = q->head;
 	for (;;) {
 		struct syr_cring_cell *cell = &q->cells[head & (SYR_CRING_SLOTS - 1)];
-		uint32_t seq = __atomic_load_n(&cell->seq, __ATOMIC_ACQUIRE);
+		uint64_t w = __atomic_load_n((uint64_t *)&cell->seq, __ATOMIC_ACQUIRE);
+		uint32_t seq = (uint32_t)w, owner = (uint32_t)(w >> 32);
+		if (seq == head && owner != 0) {
+			/* Claimed, not yet published. Normally a few stores away; a producer that died
+			 * here would block every later client message, so after a while check it. */
+			if (a->stuck_head != head + 1) {
+				a->stuck_head = head + 1;
+				a->stuck_since = a->now;
+				break;
+			}
+			if (a->now - a->stuck_since < SYR_CRING_STUCK_NS)
+				break;
+			a->stuck_since = a->now; /* check again no sooner than another period */
+			if (!syr_cring_reclaim(a->m.r, head, owner))
+				break;
+			a->cnt.cring_reclaimed++;
+			head++;
+			continue;
+		}
 		if (seq != head + 1)
 			break;
 		struct syr_msg m = cell->msg;
-		__atomic_store_n(&cell->seq, head + SYR_CRING_SLOTS, __ATOMIC_RELEASE);
+		__atomic_store_n((uint64_t *)&cell->seq, (uint64_t)(head + SYR_CRING_SLOTS), __ATOMIC_RELEASE);
 		head++;
 		a->cnt.client_msgs++;
 		accept(a, &m);
@@ -260,10 +296,39 @@ static void expire_latches(struct syr_agent *a)
 	struct syr_region *r = a->m.r;
 	for (int i = 0; i < a->ncpus; i++) {
 		struct syr_cpu *c = &r->cpus[a->cpus[i]];
+		/* A queued successor waits for the holder as long as it takes; only a preemption times out. */
+		if (c->latch_kind == SYR_LATCH_QUEUED)
+			continue;
 		if (__atomic_load_n(&c->next, __ATOMIC_RELAXED) && a->now - c->latch_ns > a->o.latch_timeout_ns) {
 			if (syr_force_handoff(r, a->cpus[i]))
 				a->cnt.latch_timeouts++;
 		}
+	}
+}
+
+static void send_signal(struct syr_agent *a, struct syr_task *t)
+{
+	a->cnt.signals++;
+	syscall(SYS_tgkill, t->pid, t->tid, a->o.preempt_signo);
+}
+
+/* Held-back preemption signals: send those whose grace ran out and whose request still stands. */
+static void fire_due_signals(struct syr_agent *a)
+{
+	struct syr_region *r = a->m.r;
+	for (int i = 0; i < a->nsig_due; i++) {
+		struct syr_sig_due *d = &a->sig_due[i];
+		struct syr_task *t = &r->tasks[d->slot];
+		bool stands = __atomic_load_n(&t->preempt, __ATOMIC_SEQ_CST) == d->word;
+		if (stands && a->now < d->due)
+			continue;
+		/* Gone from the word: the thread honoured it at a checkpoint() (or was re-placed). */
+		if (stands)
+			send_signal(a, t);
+		else
+			a->cnt.coop_preempts++;
+		*d = a->sig_due[--a->nsig_due];
+		i--;
 	}
 }
 
@@ -275,6 +340,8 @@ int syr_agent_drain(struct syr_agent *a, struct syr_msg *out, int cap)
 	if (a->nheld)
 		expire_held(a);
 	expire_latches(a);
+	if (a->nsig_due)
+		fire_due_signals(a);
 	int n = 0;
 	while (n < cap && a->stage_len > 0) {
 		out[n++] = a->stage[a->stage_head];
@@ -288,12 +355,32 @@ int syr_agent_request_park(struct syr_agent *a, uint32_t slot, uint32_t kind)
 {
 	if (slot >= a->o.max_tasks || (kind != SYR_PREEMPT_SILENT && kind != SYR_PREEMPT_YIELD))
 		return -EINVAL;
-	struct syr_task *t = &a->m.r->tasks[slot];
+	struct syr_region *r = a->m.r;
+	struct syr_task *t = &r->tasks[slot];
 	uint32_t run = __atomic_load_n(&t->run, __ATOMIC_SEQ_CST);
 	if (syr_run_state(run) != SYR_RUN_RUN || t->state != SYR_SLOT_ACTIVE)
 		return 0;
+	/* A queued successor waiting behind this thread now waits on a preemption: it may time out. */
+	int cpu = t->cpu;
+	if (kind == SYR_PREEMPT_YIELD && cpu >= 0 && cpu < SYR_MAX_CPUS && r->cpus[cpu].latch_kind == SYR_LATCH_QUEUED) {
+		r->cpus[cpu].latch_ns = a->now;
+		r->cpus[cpu].latch_kind = SYR_LATCH_PREEMPT;
+	}
 	/* The cooperative flag first: a thread at a checkpoint() sees it without the signal. */
-	__atomic_store_n(&t->preempt, (syr_run_gen(run) << 2) | kind, __ATOMIC_SEQ_CST);
+	uint32_t word = (syr_run_gen(run) << 2) | kind;
+	__atomic_store_n(&t->preempt, word, __ATOMIC_SEQ_CST);
+	/* With a grace period the signal waits: a thread that reaches a checkpoint() first
+	 * leaves for the price of a load instead of a signal delivery. SILENT parks do not
+	 * wait (the thread is running unplaced, against the policy's will). */
+	if (a->o.preempt_grace_ns && kind == SYR_PREEMPT_YIELD && a->nsig_due < SYR_MAX_CPUS) {
+		for (int i = 0; i < a->nsig_due; i++)
+			if (a->sig_due[i].slot == slot) {
+				a->sig_due[i].word = word;
+				return 1;
+			}
+		a->sig_due[a->nsig_due++] = (struct syr_sig_due){slot, word, a->now + a->o.preempt_grace_ns};
+		return 1;
+	}
 	a->cnt.signals++;
 	if (syscall(SYS_tgkill, t->pid, t->tid, a->o.preempt_signo) != 0)
 		return -errno;
@@ -341,17 +428,19 @@ static int32_t commit_one(struct syr_agent *a, struct syr_txn_req *q, uint64_t *
 			t->aff_cpu = q->cpu;
 	}
 	uint32_t victim = 0;
+	struct syr_cpu *c = &r->cpus[q->cpu];
+	/* Kind and time first: the holder may hand over the instant the latch lands. */
+	c->latch_kind = (q->flags & SYR_TXN_F_NEXT) ? SYR_LATCH_QUEUED : SYR_LATCH_PREEMPT;
+	c->latch_ns = a->now;
 	int occ = syr_occupy(r, q->slot, q->cpu, &victim);
 	if (occ < 0)
 		return SYR_TXN_CPU_BUSY;
 	t->cpu = q->cpu;
 	t->commit_ns = a->now;
-	if (occ == 0) {
+	if (occ == 0)
 		syr_release(r, q->slot);
-	} else {
-		r->cpus[q->cpu].latch_ns = a->now;
+	else if (!(q->flags & SYR_TXN_F_NEXT))
 		syr_agent_request_park(a, victim, SYR_PREEMPT_YIELD);
-	}
 	return SYR_TXN_OK;
 }
 
@@ -830,8 +919,10 @@ int syr_agent_open(const struct syr_agent_opts *o, struct syr_agent **out, char 
 
 	struct syr_region *r = a->m.r;
 	struct syr_hdr *h = &r->hdr;
-	for (uint32_t i = 0; i < SYR_CRING_SLOTS; i++)
+	for (uint32_t i = 0; i < SYR_CRING_SLOTS; i++) {
 		r->cring.cells[i].seq = i;
+		r->cring.cells[i].owner = 0;
+	}
 	for (int i = 0; i < SYR_MAX_TASKS; i++)
 		r->tasks[i].cpu = -1;
 	h->abi_version = SYR_ABI_VERSION;

@@ -89,6 +89,20 @@ bool syr_holds(struct syr_region *r, uint32_t slot, int cpu)
 	return occ_cur(v) == slot + 1 || occ_next(v) == slot + 1;
 }
 
+bool syr_unlatch(struct syr_region *r, uint32_t slot, int cpu)
+{
+	if (cpu < 0 || cpu >= SYR_MAX_CPUS)
+		return false;
+	uint64_t *w = occ_word(&r->cpus[cpu]);
+	uint64_t old = __atomic_load_n(w, __ATOMIC_SEQ_CST);
+	while (occ_next(old) == slot + 1) {
+		if (__atomic_compare_exchange_n(w, &old, occ_make(occ_cur(old), 0), false, __ATOMIC_SEQ_CST,
+						__ATOMIC_SEQ_CST))
+			return true;
+	}
+	return false;
+}
+
 /* Agent side: a latched successor waited too long for its victim; give it the cpu anyway. */
 uint32_t syr_force_handoff(struct syr_region *r, int cpu)
 {

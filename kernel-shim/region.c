@@ -207,26 +207,46 @@ int syr_set_affinity_one(pid_t tid, int cpu)
 #define SYR_CRING_FULL_WAIT_NS (100ull * 1000 * 1000)
 
 /*
- * Client ring: Vyukov's bounded MPSC queue. A producer claims a cell by CAS on
- * tail, fills it, then publishes it by storing seq = pos + 1 (release); the
- * agent consumes cells strictly in order. The seqnum is taken from the task's
- * barrier *after* the cell is claimed, so a full ring loses the event without
- * leaving a gap in the task's seqnums.
+ * Client ring: a bounded MPSC queue in the style of Vyukov's, except that a
+ * producer claims the *cell* ({seq, owner} word, CAS from (pos, 0) to
+ * (pos, tid)) and tail follows: whoever sees a claimed cell at tail moves
+ * tail past it. A producer killed between claim and publish therefore leaves
+ * a cell that names its owner, and the agent can skip it once that thread is
+ * gone (syr_cring_reclaim) instead of every later message waiting behind it.
+ * The seqnum is taken from the task's barrier *after* the cell is claimed, so
+ * a full ring loses the event without leaving a gap in the task's seqnums.
  */
+static inline uint64_t *cell_word(struct syr_cring_cell *c)
+{
+	_Static_assert(__builtin_offsetof(struct syr_cring_cell, owner) == __builtin_offsetof(struct syr_cring_cell, seq) + 4,
+		       "seq/owner must be adjacent");
+	return (uint64_t *)&c->seq;
+}
+static inline uint64_t cell_make(uint32_t seq, uint32_t owner) { return (uint64_t)seq | ((uint64_t)owner << 32); }
+
 int syr_cring_post(struct syr_map *m, uint32_t slot, uint16_t type, uint16_t src, int cpu, uint32_t arg)
 {
 	struct syr_cring *q = &m->r->cring;
-	uint32_t pos = __atomic_load_n(&q->tail, __ATOMIC_RELAXED);
+	uint32_t me = (uint32_t)syscall(SYS_gettid);
 	struct syr_cring_cell *cell;
+	uint32_t pos;
 	uint64_t deadline = 0;
 	for (;;) {
+		pos = __atomic_load_n(&q->tail, __ATOMIC_ACQUIRE);
 		cell = &q->cells[pos & (SYR_CRING_SLOTS - 1)];
-		uint32_t seq = __atomic_load_n(&cell->seq, __ATOMIC_ACQUIRE);
-		int32_t dif = (int32_t)(seq - pos);
+		uint64_t w = __atomic_load_n(cell_word(cell), __ATOMIC_ACQUIRE);
+		int32_t dif = (int32_t)((uint32_t)w - pos);
 		if (dif == 0) {
-			if (__atomic_compare_exchange_n(&q->tail, &pos, pos + 1, true, __ATOMIC_RELAXED,
-							__ATOMIC_RELAXED))
+			if ((uint32_t)(w >> 32) != 0) {
+				/* Claimed by a producer that has not moved tail yet (or died doing so). */
+				__atomic_compare_exchange_n(&q->tail, &pos, pos + 1, false, __ATOMIC_RELEASE, __ATOMIC_RELAXED);
+				continue;
+			}
+			if (__atomic_compare_exchange_n(cell_word(cell), &w, cell_make(pos, me), false, __ATOMIC_ACQ_REL,
+							__ATOMIC_RELAXED)) {
+				__atomic_compare_exchange_n(&q->tail, &pos, pos + 1, false, __ATOMIC_RELEASE, __ATOMIC_RELAXED);
 				break;
+			}
 		} else if (dif < 0) {
 			/* Full: the agent is behind (descheduled, or stopped). A lost TASK_WAKEUP would
 			 * strand a thread, so wait for room rather than drop, up to a bound. */
@@ -237,10 +257,8 @@ int syr_cring_post(struct syr_map *m, uint32_t slot, uint16_t type, uint16_t src
 				return -ENOSPC;
 			}
 			sched_yield();
-			pos = __atomic_load_n(&q->tail, __ATOMIC_RELAXED);
-		} else {
-			pos = __atomic_load_n(&q->tail, __ATOMIC_RELAXED);
 		}
+		/* dif > 0: tail moved on under us; reload. */
 	}
 	struct syr_kstat *ks = &m->ks[slot];
 	cell->msg.type = type;
@@ -251,6 +269,44 @@ int syr_cring_post(struct syr_map *m, uint32_t slot, uint16_t type, uint16_t src
 	cell->msg.cpu = cpu;
 	cell->msg.arg = arg;
 	cell->msg.ts_ns = syr_now_ns();
-	__atomic_store_n(&cell->seq, pos + 1, __ATOMIC_RELEASE);
+	__atomic_store_n(cell_word(cell), cell_make(pos + 1, 0), __ATOMIC_RELEASE);
 	return 0;
+}
+
+/*
+ * Agent side: the cell at head is claimed by `owner` and unpublished. If that
+ * thread no longer exists it never will publish: free the cell for the next
+ * lap (CAS, so a publish that raced us wins) and make sure tail is past it.
+ * Returns true when the cell was skipped.
+ */
+/* Has thread tid exited (no such tid, or a zombie whose parent has not reaped it yet)? */
+static bool thread_gone(uint32_t tid)
+{
+	char p[48], buf[256];
+	snprintf(p, sizeof(p), "/proc/%u/stat", tid);
+	int fd = open(p, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ENOENT || errno == ESRCH;
+	ssize_t n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return true;
+	buf[n] = 0;
+	char *rp = strrchr(buf, ')');
+	return rp && rp[1] == ' ' && (rp[2] == 'Z' || rp[2] == 'X');
+}
+
+bool syr_cring_reclaim(struct syr_region *r, uint32_t head, uint32_t owner)
+{
+	if (!thread_gone(owner))
+		return false;
+	struct syr_cring *q = &r->cring;
+	struct syr_cring_cell *cell = &q->cells[head & (SYR_CRING_SLOTS - 1)];
+	uint64_t w = cell_make(head, owner);
+	if (!__atomic_compare_exchange_n(cell_word(cell), &w, cell_make(head + SYR_CRING_SLOTS, 0), false,
+					 __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
+		return false;
+	uint32_t t = head;
+	__atomic_compare_exchange_n(&q->tail, &t, head + 1, false, __ATOMIC_RELEASE, __ATOMIC_RELAXED);
+	return true;
 }

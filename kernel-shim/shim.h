@@ -60,9 +60,13 @@ uint32_t syr_leave_cpu(struct syr_region *r, uint32_t slot, int cpu);
 /* Agent side: claim cpu for slot: 0 = idle cpu taken, 1 = latched behind *victim, -1 = a successor is already latched. */
 int syr_occupy(struct syr_region *r, uint32_t slot, int cpu, uint32_t *victim);
 bool syr_holds(struct syr_region *r, uint32_t slot, int cpu);
+/* Agent side: slot no longer waits latched on cpu (it died). True if it was latched. */
+bool syr_unlatch(struct syr_region *r, uint32_t slot, int cpu);
 uint32_t syr_force_handoff(struct syr_region *r, int cpu);
 /* Post a message from user space through the client ring (seq taken from the task's barrier). */
 int syr_cring_post(struct syr_map *m, uint32_t slot, uint16_t type, uint16_t src, int cpu, uint32_t arg);
+/* Agent side: skip the claimed cell at head if its owner thread is gone. True if skipped. */
+bool syr_cring_reclaim(struct syr_region *r, uint32_t head, uint32_t owner);
 void syr_lock(uint32_t *l);
 void syr_unlock(uint32_t *l);
 int syr_set_affinity_one(pid_t tid, int cpu);
@@ -94,11 +98,13 @@ struct syr_agent_opts {
 	uint64_t reorder_timeout_ns;
 	bool upgrade;                /* take over from the enclave's live agent instead of creating it */
 	uint64_t handover_timeout_ns;
+	uint64_t preempt_grace_ns;   /* delay the preemption signal so a checkpoint() can answer first; 0 = at once */
 };
 struct syr_agent_counters {
 	uint64_t kernel_msgs, client_msgs, bad_msgs, reordered, seq_gaps, dup_msgs, late_msgs;
 	uint64_t kernel_drops, client_drops, latch_timeouts, signals, affinity_calls;
 	uint64_t upgrade_gap_ns, rediscovered;
+	uint64_t cring_reclaimed, coop_preempts;
 };
 int syr_agent_open(const struct syr_agent_opts *o, struct syr_agent **out, char *errbuf, size_t errlen);
 /* Ordered messages into out (capacity cap). Returns count (>=0). */

@@ -21,7 +21,7 @@
 #include <linux/types.h>
 #endif
 
-#define SYR_ABI_VERSION 1
+#define SYR_ABI_VERSION 2
 #define SYR_MAGIC 0x50525953u /* "SYRP" little-endian */
 
 #define SYR_MAX_TASKS 4096
@@ -170,12 +170,28 @@ enum syr_txn_result {
 	SYR_TXN_RESULT_COUNT = 10,
 };
 
-/* One transaction in a commit batch (caller's buffer), 16 bytes. */
+/* syr_txn_req.flags */
+enum syr_txn_flag {
+	/* Latch the task as the cpu's successor without preempting the holder: it runs
+	 * the moment the holder leaves (parks, blocks, yields, is preempted), handed the
+	 * cpu by the leaving thread itself, with no round trip through the agent. */
+	SYR_TXN_F_NEXT = 1u << 0,
+};
+
+/* One transaction in a commit batch (caller's buffer), 24 bytes. */
 struct syr_txn_req {
 	__u32 slot;
 	__s32 cpu;
 	__u32 barrier;  /* the task's seqnum the agent last saw */
 	__s32 result;   /* enum syr_txn_result, written by commit */
+	__u32 flags;    /* enum syr_txn_flag */
+	__u32 _pad;
+};
+
+/* Why a successor is latched on a cpu (syr_cpu.latch_kind). */
+enum syr_latch_kind {
+	SYR_LATCH_PREEMPT = 0, /* the holder was asked to leave; forced over after latch_timeout */
+	SYR_LATCH_QUEUED = 1,  /* SYR_TXN_F_NEXT: waits for the holder to leave on its own */
 };
 
 /* Per-CPU transaction slot and occupancy, 64 bytes. cur/next hold slot+1 (0 = none). */
@@ -185,11 +201,13 @@ struct syr_cpu {
 	__u32 txn_barrier;
 	__s32 txn_result;
 	__u32 cur;         /* task placed here */
-	__u32 next;        /* latched successor: runs when cur leaves (preemption hand-off) */
+	__u32 next;        /* latched successor: runs when cur leaves (preemption or SYR_TXN_F_NEXT) */
 	__u64 latch_ns;    /* when next was latched */
 	__u64 commits;
 	__u64 failures;
-	__u64 _pad[2];
+	__u32 latch_kind;  /* enum syr_latch_kind; written by the agent only */
+	__u32 _pad0;
+	__u64 _pad;
 };
 
 /* Enclave state (syr_hdr.enclave_state). */
@@ -219,10 +237,17 @@ struct syr_hdr {
 	__u64 _pad1[46];
 };
 
-/* One client-ring cell: Vyukov bounded MPSC (seq publishes the cell), 48 bytes. */
+/*
+ * One client-ring cell, 48 bytes: a bounded MPSC ring in which the cell, not
+ * the tail, is the claim. {seq, owner} is one 64-bit word: a producer claims
+ * cell (seq == pos, owner == 0) by CAS to (pos, its tid), then moves tail on
+ * (anyone seeing a claimed cell at tail helps), writes the message and
+ * publishes with (pos + 1, 0). A claim whose owner died before publishing is
+ * visible as such, so the agent can skip it instead of blocking behind it.
+ */
 struct syr_cring_cell {
 	__u32 seq;
-	__u32 _pad;
+	__u32 owner;  /* tid of the producer between claim and publish, else 0 */
 	struct syr_msg msg;
 	__u64 _pad2;
 };

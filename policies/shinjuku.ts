@@ -9,18 +9,21 @@
  * (a preemption signal takes ~26 us p50 on this VM). Use FIFO there, or a
  * bigger slice: with `sliceUs: Infinity` and one class this IS centralized FIFO.
  *
- * Options (ShinjukuOptions): sliceUs (default 50), classes (default 3).
+ * Options (ShinjukuOptions): sliceUs (default 50), classes (default 3),
+ * latchNext (default true).
  */
 import { MsgSrc, type TxnResult } from '../agent/abi.ts';
 import type { Message } from '../agent/message.ts';
 import { Policy, type ScheduleContext } from '../agent/policy.ts';
 import type { Task } from '../agent/task.ts';
-import { numberOption, optionsObject, rejectUnknown } from './options.ts';
+import { booleanOption, numberOption, optionsObject, rejectUnknown } from './options.ts';
 
 /*
  * Per-task state and its transitions:
  *
- *   (TASK_NEW) ──► Queued ──place()──► Pending ──commit ok──► OnCpu
+ *                        ┌──placeNext()──► Pending ──commit ok──► Latched ──holder left──┐
+ *                        │                   (behind a busy cpu)     (waits, parked)         │
+ *   (TASK_NEW) ──► Queued ──place()──► Pending ──commit ok──► OnCpu ◄──────────────────────┘
  *                   ▲  ▲                  │                    │
  *                   │  └──commit failed───┘                    │ a waiter was committed
  *                   │     (FRONT of its class)                 │ over it (preemption)
@@ -35,6 +38,13 @@ import { numberOption, optionsObject, rejectUnknown } from './options.ts';
  *
  *   TASK_DEAD / TASK_DEPARTED from any state: forgotten.
  *
+ * Latched (latchNext): when every cpu is busy, the head of the queue is
+ * latched as a busy cpu's next task. The holder hands the cpu over itself
+ * when it parks, so a short request that finishes starts the next one with
+ * no agent round trip and no idle (halted) cpu in between. A latched task
+ * still gets its turn by the slice rule: when the holder's slice is up the
+ * holder is preempted and the latched task takes over.
+ *
  * Leaving exists because a preemption is not instantaneous here: the victim
  * keeps running until the signal lands (tens of us) and only then parks.
  * It must not be queued (and placed elsewhere) before its TASK_PREEMPT says
@@ -47,6 +57,7 @@ export enum ShinjukuState {
   Pending = 'Pending',
   OnCpu = 'OnCpu',
   Leaving = 'Leaving',
+  Latched = 'Latched',
 }
 
 export interface ShinjukuOptions {
@@ -58,6 +69,12 @@ export interface ShinjukuOptions {
   sliceUs?: number;
   /** Number of QoS classes; threads tag 0 (highest) to classes-1 (default 3). */
   classes?: number;
+  /**
+   * When every cpu is busy, latch the next task on a busy cpu so the holder
+   * hands the cpu straight over when it parks (default true). False: a
+   * waiting task is placed only when the agent hears that a cpu is free.
+   */
+  latchNext?: boolean;
 }
 
 interface ShinjukuTaskInfo {
@@ -67,12 +84,16 @@ interface ShinjukuTaskInfo {
   /** While Pending as a preemption: the task it is being placed over, and why. */
   victim?: Task;
   reason?: 'class' | 'slice';
+  /** While Pending: placed with placeNext. */
+  latch?: boolean;
 }
 
 export class ShinjukuPolicy extends Policy {
   readonly name = 'shinjuku';
   readonly sliceNs: number;
   readonly classes: number;
+  readonly latchNext: boolean;
+  private latches = 0;
   private readonly info = new Map<Task, ShinjukuTaskInfo>();
   /** One FIFO per class; queues[0] is the highest class. */
   private readonly queues: Task[][];
@@ -84,9 +105,10 @@ export class ShinjukuPolicy extends Policy {
   constructor(options: ShinjukuOptions | Record<string, unknown> = {}) {
     super();
     const o = optionsObject(options);
-    rejectUnknown(o, ['sliceUs', 'classes'], 'shinjuku');
+    rejectUnknown(o, ['sliceUs', 'classes', 'latchNext'], 'shinjuku');
     const sliceUs = numberOption(o, 'sliceUs', 50, (n) => n > 0, 'a positive number or Infinity');
     this.classes = numberOption(o, 'classes', 3, (n) => Number.isInteger(n) && n >= 1 && n <= 64, 'an integer from 1 to 64');
+    this.latchNext = booleanOption(o, 'latchNext', true);
     this.sliceNs = sliceUs * 1000;
     this.queues = Array.from({ length: this.classes }, () => []);
   }
@@ -111,17 +133,18 @@ export class ShinjukuPolicy extends Policy {
     const s = this.info.get(task)?.state;
     // A Queued task can be "preempted" while the kernel ran it unplaced (after a
     // kernel wakeup); it keeps its place in line.
-    if (s !== ShinjukuState.OnCpu && s !== ShinjukuState.Leaving) return;
+    // (A Latched task can only be preempted once it has started: its holder left.)
+    if (s !== ShinjukuState.OnCpu && s !== ShinjukuState.Leaving && s !== ShinjukuState.Latched) return;
     // Our own preemptions send the victim to the back: that is the slice rule.
     // A task the kernel preempted (Linux ran something else on its cpu) did not
     // use up its turn and may hold a lock others wait for: front, as ghOSt does.
-    const byKernel = s === ShinjukuState.OnCpu && msg.src === MsgSrc.KERNEL;
+    const byKernel = s !== ShinjukuState.Leaving && msg.src === MsgSrc.KERNEL;
     this.enqueue(task, byKernel ? 'front' : 'back');
   }
 
   override taskYield(task: Task): void {
     const s = this.info.get(task)?.state;
-    if (s === ShinjukuState.OnCpu || s === ShinjukuState.Leaving) this.enqueue(task, 'back');
+    if (s === ShinjukuState.OnCpu || s === ShinjukuState.Leaving || s === ShinjukuState.Latched) this.enqueue(task, 'back');
   }
 
   override taskDead(task: Task): void {
@@ -135,6 +158,7 @@ export class ShinjukuPolicy extends Policy {
   }
 
   override schedule(ctx: ScheduleContext): void {
+    this.turnLatched(ctx);
     if (this.queued === 0) return;
 
     // Pass 1: idle cpus first. A free cpu costs nobody anything.
@@ -144,24 +168,49 @@ export class ShinjukuPolicy extends Policy {
       this.dispatch(ctx, next, cpu);
     }
 
+    const running = this.running(ctx);
     // Pass 2: preemption, most preemptible running task first (lowest class,
     // then longest running). Placing over a running task is the preemption:
-    // both go into this iteration's single group commit.
-    for (const r of this.running(ctx)) {
+    // both go into this iteration's single group commit. A cpu whose
+    // successor slot is taken (a latched task, or a preemption still handing
+    // over) is not a candidate.
+    const free = running.filter((r) => !ctx.cpuLatched(r.cpu) && this.info.get(r.task)?.state === ShinjukuState.OnCpu);
+    let i = 0;
+    for (; i < free.length; i++) {
+      const r = free[i];
       const best = this.bestClass();
       if (best < 0) return;
       const byClass = best < r.cls;
       const bySlice = best === r.cls && r.ranNs >= this.sliceNs;
       // The list is sorted, and the best waiting class only gets worse as we
       // pop, so once one running task is safe every later one is too.
-      if (!byClass && !bySlice) return;
+      if (!byClass && !bySlice) break;
       this.dispatch(ctx, this.pop() as Task, r.cpu, r.task, byClass ? 'class' : 'slice');
+    }
+
+    // Pass 3: every cpu is busy and tasks still wait: latch the next one behind
+    // each remaining holder, so it starts the moment the holder parks.
+    if (!this.latchNext) return;
+    for (; i < free.length; i++) {
+      const next = this.pop();
+      if (!next) return;
+      const inf = this.info.get(next) as ShinjukuTaskInfo;
+      inf.state = ShinjukuState.Pending;
+      inf.latch = true;
+      this.latches++;
+      ctx.placeNext(next, free[i].cpu);
     }
   }
 
   override txnCommitted(task: Task): void {
     const inf = this.info.get(task);
     if (inf?.state !== ShinjukuState.Pending) return;
+    if (inf.latch) {
+      // On an idle cpu it is already running; running() tells them apart.
+      inf.latch = undefined;
+      inf.state = ShinjukuState.Latched;
+      return;
+    }
     inf.state = ShinjukuState.OnCpu;
     const victim = inf.victim && this.info.get(inf.victim);
     if (victim?.state === ShinjukuState.OnCpu) {
@@ -183,6 +232,7 @@ export class ShinjukuPolicy extends Policy {
     // takes the task out of the queue again.
     inf.victim = undefined;
     inf.reason = undefined;
+    inf.latch = undefined;
     inf.state = ShinjukuState.Queued;
     this.queues[inf.cls].unshift(task);
     this.queued++;
@@ -196,6 +246,7 @@ export class ShinjukuPolicy extends Policy {
     const out: Record<string, number> = {
       preemptByClass: this.preemptByClass,
       preemptBySlice: this.preemptBySlice,
+      latches: this.latches,
       unknownQos: this.unknownQos,
     };
     this.queues.forEach((q, cls) => (out[`queuedClass${cls}`] = q.length));
@@ -250,12 +301,40 @@ export class ShinjukuPolicy extends Policy {
     ctx.place(task, cpu);
   }
 
+  /**
+   * A latched successor gets its turn by the same rule as a queued task: when
+   * it outranks the holder, or the holder's slice is up, the holder is
+   * preempted and hands the cpu to it on the way out. Runs every iteration,
+   * queue or not, but costs a map lookup per cpu when nothing is latched.
+   */
+  private turnLatched(ctx: ScheduleContext): void {
+    for (const cpu of ctx.cpus) {
+      const nx = ctx.nextOn(cpu);
+      if (!nx) continue;
+      const holder = ctx.taskOn(cpu);
+      const hi = holder && this.info.get(holder);
+      const ni = this.info.get(nx);
+      if (!holder || !hi || !ni) continue;
+      if (hi.state === ShinjukuState.Latched) hi.state = ShinjukuState.OnCpu;
+      if (hi.state !== ShinjukuState.OnCpu) continue;
+      const byClass = ni.cls < hi.cls;
+      const ranNs = ctx.nowNs - Math.max(holder.placedAtNs, ctx.switchInNs(holder));
+      if (!byClass && !(ni.cls === hi.cls && ranNs >= this.sliceNs)) continue;
+      hi.state = ShinjukuState.Leaving;
+      if (byClass) this.preemptByClass++;
+      else this.preemptBySlice++;
+      ctx.preempt(cpu);
+    }
+  }
+
   /** Tasks this policy has running (not Leaving, not placed this round), most preemptible first. */
   private running(ctx: ScheduleContext): { cpu: number; task: Task; cls: number; ranNs: number }[] {
     const out = [];
     for (const cpu of ctx.cpus) {
       const task = ctx.taskOn(cpu);
       const inf = task && this.info.get(task);
+      // A latched task that holds its cpu now: its holder has left.
+      if (inf?.state === ShinjukuState.Latched) inf.state = ShinjukuState.OnCpu;
       if (!task || inf?.state !== ShinjukuState.OnCpu) continue;
       // The slice runs from when the task really started: the later of the
       // commit and the kernel's switch-in (a parked thread that slept on its

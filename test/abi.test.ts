@@ -31,6 +31,8 @@ const enums: [string, Record<string, string | number>][] = [
   ['SYR_PREEMPT_', abi.PreemptKind],
   ['SYR_TXN_', abi.TxnState],
   ['SYR_TXN_', abi.TxnResult],
+  ['SYR_TXN_', abi.TxnFlag],
+  ['SYR_LATCH_', abi.LatchKind],
   ['SYR_ENC_', abi.EnclaveState],
 ];
 

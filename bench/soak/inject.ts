@@ -18,6 +18,7 @@ export interface RawMsg {
  */
 export class RingInjector {
   private readonly u32: Uint32Array;
+  private readonly u64: BigUint64Array;
   private readonly dv: DataView;
   private readonly ks: Uint32Array;
   private readonly tailIdx = (REGION.fields.cring + CRING.fields.tail) / 4;
@@ -26,6 +27,7 @@ export class RingInjector {
   constructor(name: string) {
     const v = native.clientRegion(native.clientAttach(name));
     this.u32 = new Uint32Array(v.region);
+    this.u64 = new BigUint64Array(v.region);
     this.dv = new DataView(v.region);
     this.ks = new Uint32Array(v.kstat);
   }
@@ -34,14 +36,28 @@ export class RingInjector {
     return REGION.fields.cring + CRING.fields.cells + (pos % CRING_SLOTS) * CRING_CELL.size;
   }
 
-  /** Claim the next cell (CAS on tail), as syr_cring_post does; returns its position. */
-  claim(): number {
+  /**
+   * Claim the next cell as syr_cring_post does: CAS the cell's {seq, owner}
+   * word from (pos, 0) to (pos, owner), then move tail on. `owner` is the tid
+   * the claim names (default: this thread); naming a thread that has exited
+   * is how a producer killed mid-post looks to the agent. Returns the position.
+   */
+  claim(owner: number = native.gettid()): number {
     for (;;) {
       const pos = Atomics.load(this.u32, this.tailIdx);
-      const seq = Atomics.load(this.u32, this.cellOff(pos) / 4);
-      const dif = (seq - pos) | 0;
+      const wi = this.cellOff(pos) / 8;
+      const w = Atomics.load(this.u64, wi);
+      const dif = (Number(w & 0xffffffffn) - pos) | 0;
       if (dif === 0) {
-        if (Atomics.compareExchange(this.u32, this.tailIdx, pos, (pos + 1) >>> 0) === pos) return pos;
+        if (w >> 32n !== 0n) {
+          Atomics.compareExchange(this.u32, this.tailIdx, pos, (pos + 1) >>> 0);
+          continue;
+        }
+        const claimed = BigInt(pos) | (BigInt(owner >>> 0) << 32n);
+        if (Atomics.compareExchange(this.u64, wi, w, claimed) === w) {
+          Atomics.compareExchange(this.u32, this.tailIdx, pos, (pos + 1) >>> 0);
+          return pos;
+        }
       } else if (dif < 0) {
         throw new Error('client ring full');
       }
@@ -60,7 +76,8 @@ export class RingInjector {
     this.dv.setInt32(c + f.cpu, m.cpu ?? -1, true);
     this.dv.setUint32(c + f.arg, m.arg ?? 0, true);
     this.dv.setBigUint64(c + f.ts_ns, BigInt(native.nowNs()), true);
-    Atomics.store(this.u32, this.cellOff(pos) / 4, (pos + 1) >>> 0);
+    // seq = pos + 1 and owner = 0 in one store, as the C producer publishes.
+    Atomics.store(this.u64, this.cellOff(pos) / 8, BigInt((pos + 1) >>> 0));
   }
 
   post(m: RawMsg): number {

@@ -1,4 +1,5 @@
 // phase-probes.ts: deterministic reproductions of the shim weaknesses the soak found, each measured, then recovered by stopping the agent.
+import { spawnSync } from 'node:child_process';
 import { Worker } from 'node:worker_threads';
 import { MsgSrc, MsgType } from '../../agent/abi.ts';
 import { RingInjector } from './inject.ts';
@@ -109,10 +110,11 @@ export async function futureSeqProbe(ctx: SoakContext): Promise<PhaseResult> {
 }
 
 /**
- * A producer that claimed a ring cell and never published it (a client
- * killed or stopped inside syr_cring_post between the CAS on tail and the
- * store of cell.seq): the agent consumes cells strictly in order, so every
- * later client message waits behind it.
+ * A producer that claimed a ring cell and never published it. A dead one (a
+ * client killed inside syr_cring_post between its claim and its publish)
+ * names its tid in the claim, and the agent skips the cell once that thread
+ * is gone; a live one that is merely slow (stopped, descheduled) is waited
+ * for, because it will still publish.
  */
 export async function unpublishedCellProbe(ctx: SoakContext): Promise<PhaseResult> {
   const { cfg } = ctx;
@@ -122,33 +124,40 @@ export async function unpublishedCellProbe(ctx: SoakContext): Promise<PhaseResul
   const svc = await ctx.service({ enclave: name, workers: 2, rate: Math.round(cfg.rate / 2) });
   await sleep(1000);
   const inj = new RingInjector(name);
-  const pos = inj.claim();
+  // A thread that has exited: a child process that already ran and was reaped.
+  const deadTid = spawnSync('true').pid as number;
+  const deadPos = inj.claim(deadTid);
   await sleep(1000);
   const s0 = svc.last!.served;
   await sleep(1000);
   const servedWhileClaimed = svc.last!.served - s0;
-  const consumedBehind = inj.consumed(pos);
-  // Publishing the cell (as a NONE message the agent rejects) lets the ring move again.
-  inj.publish(pos, { type: MsgType.NONE, src: MsgSrc.CLIENT, slot: 0, tid: 0, seq: 0 });
+  const deadSkipped = inj.consumed(deadPos);
+  // A live producer's claim (this thread's own tid) is waited for until it publishes.
+  const livePos = inj.claim();
+  await sleep(300);
+  const liveWaited = !inj.consumed(livePos);
+  inj.publish(livePos, { type: MsgType.NONE, src: MsgSrc.CLIENT, slot: 0, tid: 0, seq: 0 });
   const s1 = svc.last!.served;
   const resumed = await waitFor(() => svc.last!.served > s1 + 10, 3000);
-  ctx.log(`probe-unpublished-cell: ${servedWhileClaimed} answered while the cell was claimed; ring ${resumed ? 'resumed' : 'did not resume'} once published`);
+  ctx.log(`probe-unpublished-cell: dead claim ${deadSkipped ? 'skipped' : 'NOT skipped'}, ${servedWhileClaimed} answered behind it; live claim ${liveWaited ? 'waited for' : 'not waited for'}; ring ${resumed ? 'resumed' : 'did not resume'}`);
   const f = await svc.stop();
   ctx.log('probe-unpublished-cell: service stopped');
   await agent.stop();
   const fin = agent.final();
   const checks: Check[] = [
-    { what: 'the service is served while a cell is claimed but unpublished', ok: servedWhileClaimed > 0, detail: `${servedWhileClaimed} answered in 1 s`, knownBug: 'cell' },
-    { what: 'the ring moves again once the cell is published', ok: resumed },
+    { what: 'a cell claimed by a thread that has exited is skipped', ok: deadSkipped && (fin?.shim.cringReclaimed ?? 0) >= 1, detail: `cringReclaimed ${fin?.shim.cringReclaimed}` },
+    { what: 'the service is served while a dead producer\'s cell is unpublished', ok: servedWhileClaimed > 0, detail: `${servedWhileClaimed} answered in 1 s` },
+    { what: 'a live producer\'s claim is waited for, not skipped', ok: liveWaited },
+    { what: 'the ring moves again once the live producer publishes', ok: resumed },
     { what: 'every request answered (lost = 0)', ok: f.sent === f.served, detail: `${f.served}/${f.sent}` },
   ];
   return {
     phase: 'probe-unpublished-cell',
     title: 'Probe: a ring cell claimed and never published',
     seconds: (Date.now() - t0) / 1000,
-    injected: 'one client-ring cell claimed (CAS on tail) and left unpublished for 2 s',
+    injected: 'one client-ring cell claimed in the name of an exited thread and never published; then one claimed by a live thread and published 300 ms later',
     load: tally(f),
-    facts: { servedWhileClaimed, consumedBehind, resumed, clientDrops: fin?.shim.clientDrops, badMsgs: fin?.shim.badMsgs },
+    facts: { servedWhileClaimed, deadSkipped, liveWaited, resumed, cringReclaimed: fin?.shim.cringReclaimed, clientDrops: fin?.shim.clientDrops, badMsgs: fin?.shim.badMsgs },
     checks,
     findings: [],
   };

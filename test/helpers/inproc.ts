@@ -2,7 +2,7 @@
 import { MsgType, TxnResult } from '../../agent/abi.ts';
 import { AgentEnclave } from '../../agent/enclave.ts';
 import type { Message } from '../../agent/message.ts';
-import { DEFAULTS } from '../../agent/options.ts';
+import { DEFAULTS, type AgentOptions } from '../../agent/options.ts';
 import { Task } from '../../agent/task.ts';
 import { enclaveName } from './live.ts';
 
@@ -13,10 +13,10 @@ export class HandEnclave {
   /** until() resumes scanning here, so successive calls see successive messages. */
   private cursor = 0;
 
-  constructor(tag: string, cpus = [0], agentCpu = 1) {
+  constructor(tag: string, cpus = [0], agentCpu = 1, options: Partial<AgentOptions> = {}) {
     this.name = enclaveName(tag);
     // No option validation: a test may take every cpu, since nothing spins here.
-    this.enclave = AgentEnclave.open({ ...DEFAULTS, cpus, agentCpu, name: this.name });
+    this.enclave = AgentEnclave.open({ ...DEFAULTS, ...options, cpus, agentCpu, name: this.name });
   }
 
   /** Drain (yielding to the event loop between polls) until pred matches a message not seen by an earlier call; returns it. */
@@ -33,9 +33,14 @@ export class HandEnclave {
     }
   }
 
-  /** Commit one batch of [slot, cpu, barrier] placements; returns the result codes. */
-  commit(txns: [slot: number, cpu: number, barrier: number][]): TxnResult[] {
-    const batch = txns.map(([slot, cpu, barrier]) => ({ task: new Task(slot, 0, 0), cpu, barrier, result: TxnResult.OK }));
+  /** Keep draining for ms (the drain is also where held-back preemption signals fire). */
+  async settle(ms: number): Promise<void> {
+    await this.until(() => false, ms).catch(() => undefined);
+  }
+
+  /** Commit one batch of [slot, cpu, barrier, next?] placements; returns the result codes. */
+  commit(txns: [slot: number, cpu: number, barrier: number, next?: boolean][]): TxnResult[] {
+    const batch = txns.map(([slot, cpu, barrier, next]) => ({ task: new Task(slot, 0, 0), cpu, barrier, result: TxnResult.OK, next }));
     this.enclave.channel.commit(batch);
     return batch.map((t) => t.result);
   }

@@ -43,7 +43,8 @@ export class CheckedChannel extends FakeChannel {
     super.commit(txns);
     txns.forEach((t, i) => {
       const v = victims[i];
-      if (t.result === TxnResult.OK && v && v !== t.task) this.leaving.add(v.slot);
+      // A latch (placeNext) waits for the holder; it does not preempt it.
+      if (t.result === TxnResult.OK && v && v !== t.task && !t.next) this.leaving.add(v.slot);
     });
   }
 

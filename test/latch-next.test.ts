@@ -1,0 +1,160 @@
+// latch-next.test.ts: placeNext on a real enclave: the successor waits behind the holder, starts when the holder parks with no agent in between, and a dead successor unlatches; the preemption grace period lets checkpoint() answer without a signal.
+import t from 'tap';
+import { execFileSync, spawn } from 'node:child_process';
+import path from 'node:path';
+import { CPU, MsgType, PreemptCause, REGION, TxnResult } from '../agent/abi.ts';
+import { native } from '../agent/native.ts';
+import { attach } from '../client/index.ts';
+import { HandEnclave } from './helpers/inproc.ts';
+import { nextMessage, ROOT, sleep, startWorker } from './helpers/live.ts';
+
+function occupancy(h: HandEnclave): (cpu: number) => { cur: number; next: number } {
+  const w = new Uint32Array(native.clientRegion(native.clientAttach(h.name)).region);
+  return (cpu) => {
+    const base = (REGION.fields.cpus + cpu * CPU.size) / 4;
+    return { cur: w[base + CPU.fields.cur / 4], next: w[base + CPU.fields.next / 4] };
+  };
+}
+
+/*
+ * A scripted worker that has registered (TASK_NEW seen) but is not placed yet.
+ * It runs SCHED_FIFO: a holder that a CFS kernel thread preempts (kdamond
+ * lands on cpu 0 here) has left its cpu as far as the shim is concerned, and
+ * these tests are about what happens while it holds it.
+ */
+async function newcomer(h: HandEnclave) {
+  const ctl = new Int32Array(new SharedArrayBuffer(4));
+  const w = startWorker('scripted-worker.ts', { enclave: h.name, ctl: ctl.buffer });
+  let running = false;
+  const registered = nextMessage(w, (m) => m.kind === 'registered').then(() => (running = true));
+  const { tid } = await nextMessage<{ kind: string; tid: number }>(w, (m) => m.kind === 'registering');
+  execFileSync('chrt', ['-f', '-p', '1', String(tid)]);
+  const born = await h.until((m) => m.type === MsgType.TASK_NEW);
+  const n = { w, slot: born.slot, seq: born.seq, registered, isRunning: () => running, stopSpin: () => Atomics.store(ctl, 0, 1) };
+  workers.push(n);
+  return n;
+}
+
+/*
+ * Make sure slot holds cpu 0 right now. A thread that blocks in the kernel
+ * (V8's JIT and GC handshakes do, early in a thread's life) has left its cpu,
+ * and once the drain has applied that, the cpu is free: place it again, as an
+ * agent would after the wakeup.
+ */
+async function ensureHolds(h: HandEnclave, occ: (cpu: number) => { cur: number }, slot: number): Promise<void> {
+  for (let i = 0; i < 200 && occ(0).cur !== slot + 1; i++) {
+    await h.settle(5);
+    const last = h.log.filter((m) => m.slot === slot).at(-1);
+    if (last && occ(0).cur === 0) h.commit([[slot, 0, last.seq]]);
+  }
+  if (occ(0).cur !== slot + 1) throw new Error(`slot ${slot} could not be placed back on cpu 0`);
+}
+
+type Newcomer = Awaited<ReturnType<typeof newcomer>>;
+let workers: Newcomer[] = [];
+
+/* Stop spinners, close the enclave (every thread detaches), wake parked ones, then end the threads. */
+async function release(h: HandEnclave, ws: Newcomer[]): Promise<void> {
+  const enc = attach(h.name);
+  for (const w of ws) w.stopSpin();
+  h.close();
+  for (const w of ws) enc.wake(w.slot);
+  await Promise.all(ws.map((w) => w.w.terminate()));
+  workers = [];
+}
+
+t.test('a latched successor waits behind the holder and starts when the holder parks, without the agent', async (t) => {
+  const h = new HandEnclave('latch');
+  t.teardown(() => release(h, workers));
+  const occ = occupancy(h);
+  const a = await newcomer(h);
+  t.same(h.commit([[a.slot, 0, a.seq]]), [TxnResult.OK]);
+  await a.registered;
+
+  // A works (and would otherwise sit blocked in its event loop, which frees the cpu).
+  const spun = nextMessage(a.w, (m) => m.kind === 'spun');
+  a.w.postMessage({ op: 'spin', thenPark: true });
+  await sleep(30);
+  const b = await newcomer(h);
+  await ensureHolds(h, occ, a.slot);
+  t.same(h.commit([[b.slot, 0, b.seq, true]]), [TxnResult.OK], 'placeNext onto the busy cpu commits');
+  t.same(occ(0), { cur: a.slot + 1, next: b.slot + 1 }, 'B is latched as the next task; A still holds cpu 0');
+
+  // From here on the test drains and commits nothing: the hand-off is A's own.
+  await sleep(100);
+  t.notOk(b.isRunning(), 'B does not run while A holds the cpu');
+  a.stopSpin(); // A finishes its request and parks
+  const s = (await spun) as { checkpointsHonoured: number };
+  t.equal(s.checkpointsHonoured, 0, 'the holder saw no preemption request at its checkpoints');
+  t.equal(h.enclave.counters()!.signals, 0, 'no preemption signal was sent');
+  await b.registered;
+  t.pass('B started when A parked, with no drain or commit in between');
+  t.same(occ(0), { cur: b.slot + 1, next: 0 }, 'B holds cpu 0 and the successor slot is free');
+  b.w.postMessage({ op: 'spin' }); // B holds the cpu for the rest of the test
+  const blocked = await h.until((m) => m.type === MsgType.TASK_BLOCKED && m.slot === a.slot);
+  t.equal(blocked.cpu, 0, "A's TASK_BLOCKED says which cpu it left");
+
+  // A third task, in a process of its own, latched behind B and killed before it starts: the shim unlatches it.
+  const addon = path.join(ROOT, 'build/Release/syrup_shim.node');
+  const proc = spawn(process.execPath, ['-e', `const n = require(${JSON.stringify(addon)}); n.clientRegister(n.clientAttach(${JSON.stringify(h.name)}), 0, 0, 0); console.log('ran');`], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let cRan = false;
+  proc.stdout.on('data', () => (cRan = true));
+  const cBorn = await h.until((m) => m.type === MsgType.TASK_NEW);
+  const c = { slot: cBorn.slot, seq: cBorn.seq };
+  await ensureHolds(h, occ, b.slot);
+  t.same(h.commit([[c.slot, 0, c.seq, true]]), [TxnResult.OK]);
+  t.same(occ(0), { cur: b.slot + 1, next: c.slot + 1 });
+  t.same(h.commit([[a.slot, 0, h.log.filter((m) => m.slot === a.slot).at(-1)!.seq, true]]), [TxnResult.TARGET_NOT_RUNNABLE], 'a parked task cannot be latched');
+  t.same(occ(0), { cur: b.slot + 1, next: c.slot + 1 }, 'and the failure left the latch alone');
+  proc.kill('SIGKILL');
+  await h.until((m) => m.type === MsgType.TASK_DEAD && m.slot === c.slot);
+  t.same(occ(0).next, 0, "the dead successor's latch was dropped");
+  t.notOk(cRan, 'it never ran');
+
+  // One successor per cpu.
+  const d = await newcomer(h);
+  const e = await newcomer(h);
+  await ensureHolds(h, occ, b.slot);
+  t.same(h.commit([[d.slot, 0, d.seq, true]]), [TxnResult.OK]);
+  t.same(h.commit([[e.slot, 0, e.seq, true]]), [TxnResult.CPU_BUSY], 'a second latch on the same cpu is CPU_BUSY');
+  t.same(h.commit([[e.slot, 0, e.seq]]), [TxnResult.CPU_BUSY], 'so is a preemption while a successor waits');
+  await sleep(50); // past the 20 ms latch timeout of a preemption
+  t.equal(h.enclave.counters()!.latchTimeouts, 0, 'a queued latch never times out into a forced hand-off');
+});
+
+for (const graceUs of [0, 50_000]) {
+  t.test(`preemption with a ${graceUs} us grace period`, async (t) => {
+    const h = new HandEnclave('grace', [0], 1, { preemptGraceUs: graceUs });
+    t.teardown(() => release(h, workers));
+    const a = await newcomer(h);
+    t.same(h.commit([[a.slot, 0, a.seq]]), [TxnResult.OK]);
+    await a.registered;
+    const spun = nextMessage(a.w, (m) => m.kind === 'spun');
+    a.w.postMessage({ op: 'spin', ms: 2000 });
+    await sleep(20);
+    const b = await newcomer(h);
+    await ensureHolds(h, occupancy(h), a.slot);
+    t.same(h.commit([[b.slot, 0, b.seq]]), [TxnResult.OK], 'B is placed over A: a preemption');
+    await b.registered;
+    const left = await h.until((m) => m.type === MsgType.TASK_PREEMPT && m.slot === a.slot);
+    // Keep draining past the grace period: that is where a held-back signal would fire.
+    await h.settle(graceUs / 1000 + 50);
+    const k = h.enclave.counters()!;
+    if (graceUs === 0) {
+      t.equal(k.signals, 1, 'without a grace period the signal goes with the flag');
+    } else {
+      t.equal(left.arg, PreemptCause.COOP, 'A left at a checkpoint()');
+      t.equal(k.signals, 0, 'the held-back signal was never sent');
+      t.equal(k.coopPreempts, 1, 'and the cooperative exit was counted');
+    }
+    // A is queued (parked, runnable): give it the cpu back so its spin can finish.
+    h.commit([[b.slot, 0, 0]]); // stale on purpose: B keeps running
+    b.w.postMessage({ op: 'park' });
+    const bb = await h.until((m) => m.type === MsgType.TASK_BLOCKED && m.slot === b.slot);
+    t.ok(bb);
+    const cur = h.log.filter((m) => m.slot === a.slot).at(-1)!;
+    t.same(h.commit([[a.slot, 0, cur.seq]]), [TxnResult.OK]);
+    const r = (await spun) as { checkpointsHonoured: number };
+    if (graceUs > 0) t.equal(r.checkpointsHonoured, 1, 'the worker saw its checkpoint() park once');
+  });
+}
