@@ -36,6 +36,9 @@ export interface AgentLoopOptions {
   onTaskState?: (task: Task, state: SchedState) => void;
 }
 
+/** How many times a runnable-making message the policy threw on is tried again ('continue' mode). */
+const REDELIVER_TRIES = 3;
+
 /** Raised out of run()/step() when the policy threw; carries the original error. */
 export class PolicyError extends Error {
   readonly code = 'POLICY_THREW';
@@ -64,6 +67,14 @@ export class Agent implements ScheduleContext {
   private readonly nextTask = new Map<number, Task>();
   private readonly handoff = new Map<Task, number>();
   private readonly latched = new Set<number>();
+  /*
+   * 'continue' mode: messages that leave a task runnable (new, wakeup,
+   * preempt, yield) whose policy callback threw. The policy never queued the
+   * task, so nothing would ever place it: the callback is tried again at the
+   * start of the next iterations (with `after`, the task's latest message
+   * since, replayed after it so the policy ends up in the task's real state).
+   */
+  private readonly redeliver = new Map<Task, { msg: Message; after?: Message; tries: number }>();
   /** Tasks the kernel lets run although the agent has not placed them (after a kernel wakeup or preemption). */
   private readonly unplacedRunning = new Set<Task>();
   private stopping = false;
@@ -87,6 +98,7 @@ export class Agent implements ScheduleContext {
     this.nowNs = ch.nowNs();
     this.stats.iterations++;
     ch.drain(this.msgs);
+    if (this.redeliver.size > 0) this.retryThrown();
     for (let i = 0; i < this.msgs.length; i++) this.dispatch(this.msgs[i]);
 
     this.guard('schedule', () => this.policy.schedule(this));
@@ -199,7 +211,7 @@ export class Agent implements ScheduleContext {
       this.channel.readHints(task);
       this.tasks.set(m.slot, task);
       this.opts.onTaskState?.(task, SchedState.QUEUED);
-      this.guard('taskNew', () => this.policy.taskNew(task, m));
+      this.deliver(task, m);
       return;
     }
     const task = this.tasks.get(m.slot);
@@ -214,13 +226,11 @@ export class Agent implements ScheduleContext {
         this.channel.readHints(task);
         if (m.src !== MsgSrc.CLIENT) this.unplacedRunning.add(task);
         this.opts.onTaskState?.(task, SchedState.QUEUED);
-        this.guard('taskRunnable', () => this.policy.taskRunnable(task, m));
         break;
       case MsgType.TASK_BLOCKED:
         this.unplacedRunning.delete(task);
         this.vacate(task);
         this.opts.onTaskState?.(task, SchedState.IDLE);
-        this.guard('taskBlocked', () => this.policy.taskBlocked(task, m));
         break;
       case MsgType.TASK_PREEMPT:
         this.vacate(task);
@@ -228,29 +238,68 @@ export class Agent implements ScheduleContext {
         // Linux gives it the cpu back it runs, placed or not.
         if (m.src !== MsgSrc.CLIENT) this.unplacedRunning.add(task);
         this.opts.onTaskState?.(task, SchedState.PREEMPTED);
-        this.guard('taskPreempted', () => this.policy.taskPreempted(task, m));
         break;
       case MsgType.TASK_YIELD:
         this.vacate(task);
         this.channel.readHints(task);
         this.opts.onTaskState?.(task, SchedState.QUEUED);
-        this.guard('taskYield', () => this.policy.taskYield(task, m));
         break;
       case MsgType.TASK_DEAD:
       case MsgType.TASK_DEPARTED:
         this.unplacedRunning.delete(task);
         this.vacate(task);
         this.tasks.delete(m.slot);
+        this.redeliver.delete(task);
         this.opts.onTaskState?.(task, SchedState.IDLE);
         try {
-          if (m.type === MsgType.TASK_DEAD) this.guard('taskDead', () => this.policy.taskDead(task, m));
-          else this.guard('taskDeparted', () => this.policy.taskDeparted(task, m));
+          this.callPolicy(task, m);
         } finally {
           this.channel.releaseTask(task);
         }
-        break;
+        return;
       default:
         stats.unknownTaskMsgs++;
+        return;
+    }
+    this.deliver(task, m);
+  }
+
+  /** Hand a message to the policy; in 'continue' mode remember a runnable-making one it threw on. */
+  private deliver(task: Task, m: Message): void {
+    const pending = this.redeliver.get(task);
+    if (pending) {
+      pending.after = m;
+      return; // replayed after the failed one, in order
+    }
+    if (this.callPolicy(task, m) || m.type === MsgType.TASK_BLOCKED) return;
+    this.redeliver.set(task, { msg: m, tries: 1 });
+  }
+
+  /** The policy callbacks a runtime message turns into. False if the policy threw ('continue' mode). */
+  private callPolicy(task: Task, m: Message): boolean {
+    const p = this.policy;
+    switch (m.type) {
+      case MsgType.TASK_NEW: return this.guard('taskNew', () => p.taskNew(task, m));
+      case MsgType.TASK_WAKEUP: return this.guard('taskRunnable', () => p.taskRunnable(task, m));
+      case MsgType.TASK_BLOCKED: return this.guard('taskBlocked', () => p.taskBlocked(task, m));
+      case MsgType.TASK_PREEMPT: return this.guard('taskPreempted', () => p.taskPreempted(task, m));
+      case MsgType.TASK_YIELD: return this.guard('taskYield', () => p.taskYield(task, m));
+      case MsgType.TASK_DEAD: return this.guard('taskDead', () => p.taskDead(task, m));
+      case MsgType.TASK_DEPARTED: return this.guard('taskDeparted', () => p.taskDeparted(task, m));
+      default: return true;
+    }
+  }
+
+  private retryThrown(): void {
+    for (const [task, r] of this.redeliver) {
+      if (this.callPolicy(task, r.msg) && (!r.after || this.callPolicy(task, r.after))) {
+        this.redeliver.delete(task);
+        this.stats.redelivered++;
+      } else if (++r.tries >= REDELIVER_TRIES) {
+        this.redeliver.delete(task);
+        this.stats.policyDropped++;
+        this.log?.error({ slot: task.slot, tid: task.tid, type: MSG_TYPE_NAMES[r.msg.type] }, `policy threw ${REDELIVER_TRIES} times on this task's message; it waits unplaced until its next message or an --upgrade`);
+      }
     }
   }
 
@@ -351,14 +400,15 @@ export class Agent implements ScheduleContext {
    * is logged and that one callback is skipped; the rest of the iteration
    * (other messages, the commit) still happens, so nothing else is lost.
    */
-  private guard(where: string, fn: () => void): void {
+  private guard(where: string, fn: () => void): boolean {
     try {
       fn();
+      return true;
     } catch (err) {
       this.stats.policyErrors++;
       if (this.opts.policyErrors === 'continue') {
         this.log?.error({ err, where }, `policy threw in ${where}; continuing`);
-        return;
+        return false;
       }
       throw new PolicyError(where, err);
     }

@@ -11,6 +11,9 @@ export class AgentStats {
   preemptions = 0;
   unknownTaskMsgs = 0;
   policyErrors = 0;
+  /** 'continue' mode: thrown-on messages that a later try delivered, and those given up on. */
+  redelivered = 0;
+  policyDropped = 0;
 
   private lastNs = 0;
   private lastMsgs = new Float64Array(MSG_TYPE_COUNT);
@@ -31,6 +34,8 @@ export class AgentStats {
       preemptions: this.preemptions,
       silentParks: this.silentParks,
       policyErrors: this.policyErrors,
+      redelivered: this.redelivered,
+      policyDropped: this.policyDropped,
       iterations: this.iterations,
     };
   }

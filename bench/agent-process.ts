@@ -16,6 +16,8 @@ export interface AgentSpec {
   name: string;
   /** Pass --idle-yield: the agent's cpu is shared (2-cpu layout). */
   idleYield: boolean;
+  /** --preempt-grace-us. */
+  preemptGraceUs: number;
 }
 
 export interface AgentOutcome {
@@ -61,6 +63,7 @@ export class AgentProcess {
       '--name', spec.name,
       ...spec.policyOpts.flatMap((kv) => ['--policy-opt', kv]),
       ...(spec.idleYield ? ['--idle-yield'] : []),
+      '--preempt-grace-us', String(spec.preemptGraceUs),
     ];
     const child = spawn(process.execPath, args, { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
     const agent = new AgentProcess(child, args);

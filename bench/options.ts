@@ -41,6 +41,11 @@ export interface BenchOptions {
   quietWait: number;
   /** Agent --idle-yield (--agent-idle-yield auto|on|off): auto = when the layout shares the agent's cpu (2 cpus). Default auto. */
   agentIdleYield: 'auto' | 'on' | 'off';
+  /**
+   * Agent --preempt-grace-us (--preempt-grace-us): how long a preemption waits for the victim's
+   * checkpoint() before the signal, us. Default 40: a RANGE checkpoints every 30 us.
+   */
+  preemptGraceUs: number;
   /** Seed for arrivals and the store (--seed). Default 1. */
   seed: number;
   /** Progress bar on stderr (--no-progress to disable). Default: when stderr is a terminal. */
@@ -70,6 +75,7 @@ export const DEFAULTS: Readonly<BenchOptions> = {
   refine: 2,
   quietWait: 120,
   agentIdleYield: 'auto',
+  preemptGraceUs: 40,
   seed: 1,
   progress: process.stderr.isTTY === true,
   cpus: '',
@@ -116,6 +122,7 @@ export const USAGE = `usage: npm run bench -- [options]
   --refine N          extra loads bisecting each saturation point (2; quick 0)
   --quiet-wait S      wait up to S s for other processes to go quiet; re-measure a disturbed load once (120; quick 0)
   --agent-idle-yield auto|on|off   agent --idle-yield (auto: when the agent shares its cpu)
+  --preempt-grace-us US   agent --preempt-grace-us: signal a preemption only if checkpoint() has not answered (40)
   --rerender DIR      measure nothing: re-render DIR/results.json (tables, plot, docs section)
   --seed N  --cpus LIST  --no-progress  --help`;
 
@@ -140,6 +147,7 @@ const FLAGS: Record<string, [keyof BenchOptions, Kind]> = {
   '--refine': ['refine', 'int'],
   '--quiet-wait': ['quietWait', 'number'],
   '--agent-idle-yield': ['agentIdleYield', 'string'],
+  '--preempt-grace-us': ['preemptGraceUs', 'number'],
   '--seed': ['seed', 'int'],
   '--progress': ['progress', 'flag'],
   '--no-progress': ['progress', 'off'],
@@ -232,6 +240,7 @@ export function validate(o: BenchOptions): BenchOptions {
   nonNegInt('--refine', o.refine);
   if (!Number.isFinite(o.quietWait) || o.quietWait < 0) throw new BenchOptionError('--quiet-wait', `must be >= 0 seconds, got ${o.quietWait}`);
   nonNegInt('--seed', o.seed);
+  if (!Number.isInteger(o.preemptGraceUs) || o.preemptGraceUs < 0) throw new BenchOptionError('--preempt-grace-us', `must be a non-negative integer, got ${o.preemptGraceUs}`);
   if (!['auto', 'on', 'off'].includes(o.agentIdleYield)) throw new BenchOptionError('--agent-idle-yield', `must be auto, on or off, got "${o.agentIdleYield}"`);
   if (o.cpus !== '' && !/^\d+(-\d+)?(,\d+(-\d+)?)*$/.test(o.cpus)) throw new BenchOptionError('--cpus', `expected a list like 0-3,6, got "${o.cpus}"`);
   return o;

@@ -122,7 +122,10 @@ static void apply(struct syr_agent *a, const struct syr_msg *m)
 	case SYR_MSG_TASK_BLOCKED:
 	case SYR_MSG_TASK_PREEMPT:
 		if (m->src != SYR_SRC_CLIENT) {
-			/* It slept or lost the cpu in the kernel: the cpu is free for the next task. */
+			/* It slept or lost the cpu in the kernel: the cpu is free for the next task.
+			 * A latched task only gets here running unplaced (a latched thread is parked,
+			 * and BPF is silent about it): it loses the latch, as the agent loop forgets it. */
+			syr_unlatch(r, m->slot, t->cpu);
 			syr_leave_cpu(r, m->slot, t->cpu);
 			t->cpu = -1;
 		}
@@ -429,12 +432,15 @@ static int32_t commit_one(struct syr_agent *a, struct syr_txn_req *q, uint64_t *
 	}
 	uint32_t victim = 0;
 	struct syr_cpu *c = &r->cpus[q->cpu];
-	/* Kind and time first: the holder may hand over the instant the latch lands. */
-	c->latch_kind = (q->flags & SYR_TXN_F_NEXT) ? SYR_LATCH_QUEUED : SYR_LATCH_PREEMPT;
-	c->latch_ns = a->now;
 	int occ = syr_occupy(r, q->slot, q->cpu, &victim);
 	if (occ < 0)
-		return SYR_TXN_CPU_BUSY;
+		return SYR_TXN_CPU_BUSY; /* leave the standing latch's kind and time alone */
+	if (occ == 1) {
+		/* Only the agent reads these (expire_latches, on this thread), so writing them
+		 * after the latch is visible is safe even if the holder has already handed over. */
+		c->latch_kind = (q->flags & SYR_TXN_F_NEXT) ? SYR_LATCH_QUEUED : SYR_LATCH_PREEMPT;
+		c->latch_ns = a->now;
+	}
 	t->cpu = q->cpu;
 	t->commit_ns = a->now;
 	if (occ == 0)

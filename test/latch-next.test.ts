@@ -2,6 +2,7 @@
 import t from 'tap';
 import { execFileSync, spawn } from 'node:child_process';
 import path from 'node:path';
+import type { Worker } from 'node:worker_threads';
 import { CPU, MsgType, PreemptCause, REGION, TxnResult } from '../agent/abi.ts';
 import { native } from '../agent/native.ts';
 import { attach } from '../client/index.ts';
@@ -22,7 +23,16 @@ function occupancy(h: HandEnclave): (cpu: number) => { cur: number; next: number
  * lands on cpu 0 here) has left its cpu as far as the shim is concerned, and
  * these tests are about what happens while it holds it.
  */
-async function newcomer(h: HandEnclave) {
+interface Newcomer {
+  w: Worker;
+  slot: number;
+  seq: number;
+  registered: Promise<unknown>;
+  isRunning(): boolean;
+  stopSpin(): void;
+}
+
+async function newcomer(h: HandEnclave): Promise<Newcomer> {
   const ctl = new Int32Array(new SharedArrayBuffer(4));
   const w = startWorker('scripted-worker.ts', { enclave: h.name, ctl: ctl.buffer });
   let running = false;
@@ -50,7 +60,6 @@ async function ensureHolds(h: HandEnclave, occ: (cpu: number) => { cur: number }
   if (occ(0).cur !== slot + 1) throw new Error(`slot ${slot} could not be placed back on cpu 0`);
 }
 
-type Newcomer = Awaited<ReturnType<typeof newcomer>>;
 let workers: Newcomer[] = [];
 
 /* Stop spinners, close the enclave (every thread detaches), wake parked ones, then end the threads. */

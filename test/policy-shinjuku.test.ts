@@ -208,7 +208,7 @@ t.test('options: defaults, numeric strings, and errors that name the field', asy
 });
 
 t.test('latchNext: with every cpu busy the next task is latched behind the holder, not placed over it', async (t) => {
-  const h = new PolicyHarness(new ShinjukuPolicy({ sliceUs: 50 }));
+  const h = new PolicyHarness(new ShinjukuPolicy({ latchNext: true, sliceUs: 50 }));
   const lastTxn = () => h.fake.commits.at(-1)!.txns.at(-1)!;
   h.newTask(1);
   t.same(h.step(), [ok(1, 0)]);
@@ -235,7 +235,7 @@ t.test('latchNext: with every cpu busy the next task is latched behind the holde
 });
 
 t.test('latchNext: a latched task gets its turn by the slice rule and the class rule', async (t) => {
-  const h = new PolicyHarness(new ShinjukuPolicy({ sliceUs: 50, classes: 3 }));
+  const h = new PolicyHarness(new ShinjukuPolicy({ latchNext: true, sliceUs: 50, classes: 3 }));
   h.newTask(1, { qos: 1 });
   h.step();
   h.newTask(2, { qos: 1 });
@@ -254,7 +254,7 @@ t.test('latchNext: a latched task gets its turn by the slice rule and the class 
   t.equal(h.on(0), 2);
 
   // A lower class latched behind a higher one waits however long the holder runs.
-  const h2 = new PolicyHarness(new ShinjukuPolicy({ sliceUs: 50, classes: 3 }));
+  const h2 = new PolicyHarness(new ShinjukuPolicy({ latchNext: true, sliceUs: 50, classes: 3 }));
   h2.newTask(1, { qos: 1 });
   h2.step();
   h2.newTask(2, { qos: 2 });
@@ -273,7 +273,7 @@ t.test('latchNext: a latched task gets its turn by the slice rule and the class 
 });
 
 t.test('latchNext: a latched task that dies frees the successor slot', async (t) => {
-  const h = new PolicyHarness(new ShinjukuPolicy({ sliceUs: 50 }));
+  const h = new PolicyHarness(new ShinjukuPolicy({ latchNext: true, sliceUs: 50 }));
   h.newTask(1);
   h.step();
   h.newTask(2);
@@ -290,7 +290,7 @@ t.test('latchNext: a latched task that dies frees the successor slot', async (t)
 });
 
 t.test('latchNext: idle cpus are still filled first, and a preemption in flight is not placed over again', async (t) => {
-  const h = new PolicyHarness(new ShinjukuPolicy({ sliceUs: 50, classes: 2 }), [0, 1]);
+  const h = new PolicyHarness(new ShinjukuPolicy({ latchNext: true, sliceUs: 50, classes: 2 }), [0, 1]);
   h.newTask(1, { qos: 1 });
   h.newTask(2, { qos: 1 });
   t.same(h.step(), [ok(1, 0), ok(2, 1)], 'both idle cpus first');
