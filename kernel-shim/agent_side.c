@@ -178,7 +178,7 @@ static void flush_held(struct syr_agent *a, uint32_t slot)
 	}
 }
 
-static void accept(struct syr_agent *a, const struct syr_msg *m)
+static void accept(struct syr_agent *a, const struct syr_msg *m, bool from_kernel)
 {
 	struct syr_region *r = a->m.r;
 	if (m->type == SYR_MSG_NONE || m->type >= SYR_MSG_TYPE_COUNT || m->slot >= a->o.max_tasks ||
@@ -188,9 +188,10 @@ static void accept(struct syr_agent *a, const struct syr_msg *m)
 	}
 	struct syr_task *t = &r->tasks[m->slot];
 	if (m->tid != t->tid || t->state == SYR_SLOT_FREE) {
-		/* The kernel cannot forge: a kernel message for a slot already freed (or reused) is a
-		 * switch that raced the thread's exit or unregister. Anything else was corrupted. */
-		if (m->src == SYR_SRC_KERNEL || (m->tid == t->tid && t->state == SYR_SLOT_FREE))
+		/* The BPF ring cannot be forged: a message from it for a slot already freed (or
+		 * reused) is a switch that raced the thread's exit or unregister. From the client
+		 * ring, which any registered process can write, it counts as bad. */
+		if (from_kernel)
 			a->cnt.late_msgs++;
 		else
 			a->cnt.bad_msgs++;
@@ -250,7 +251,7 @@ static int on_kernel_msg(void *ctx, void *data, size_t size)
 		return 0;
 	}
 	a->cnt.kernel_msgs++;
-	accept(a, data);
+	accept(a, data, true);
 	return 0;
 }
 
@@ -288,7 +289,7 @@ static void drain_cring(struct syr_agent *a)
 		__atomic_store_n((uint64_t *)&cell->seq, (uint64_t)(head + SYR_CRING_SLOTS), __ATOMIC_RELEASE);
 		head++;
 		a->cnt.client_msgs++;
-		accept(a, &m);
+		accept(a, &m, false);
 	}
 	__atomic_store_n(&q->head, head, __ATOMIC_RELEASE);
 }

@@ -36,13 +36,13 @@ function tracedTids(agent: RunningAgent): Set<number> {
   return tids;
 }
 
-t.test('two enclaves, FIFO on cpu 0 and Shinjuku on cpu 1, run side by side and stay apart', async (t) => {
+t.test('two enclaves, FIFO on cpu 0 and SJF on cpu 1, run side by side and stay apart', async (t) => {
   const nameA = enclaveName('tenantA');
   const nameB = enclaveName('tenantB');
   const common = ['--stats-interval', '0', '--idle-yield', '--trace'];
   const a = await startAgent(['--enclave', 'cpus=0', '--agent-cpu', '1', '--policy', 'fifo', '--name', nameA, ...common]);
   t.teardown(() => a.stop());
-  const b = await startAgent(['--enclave', 'cpus=1', '--agent-cpu', '0', '--policy', 'shinjuku', '--name', nameB, ...common]);
+  const b = await startAgent(['--enclave', 'cpus=1', '--agent-cpu', '0', '--policy', 'sjf', '--name', nameB, ...common]);
   t.teardown(() => b.stop());
   t.pass('the second agent started: disjoint cpus do not overlap');
 
