@@ -736,20 +736,10 @@ static int takeover_region(struct syr_agent *a, char *errbuf, size_t errlen)
 }
 
 /* Is the thread asleep in the kernel right now (/proc state S or D)? */
-static bool thread_sleeping(uint32_t pid, uint32_t tid)
+static bool thread_sleeping(uint32_t tid)
 {
-	char p[64], buf[256];
-	snprintf(p, sizeof(p), "/proc/%u/task/%u/stat", pid, tid);
-	int fd = open(p, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return false;
-	ssize_t n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return false;
-	buf[n] = 0;
-	char *rp = strrchr(buf, ')');
-	return rp && rp[1] == ' ' && (rp[2] == 'S' || rp[2] == 'D');
+	char st = syr_thread_state(tid);
+	return st == 'S' || st == 'D';
 }
 
 static void synth(struct syr_agent *a, uint32_t slot, uint16_t type, uint16_t src, uint32_t arg)
@@ -791,7 +781,7 @@ static void rediscover(struct syr_agent *a)
 		uint32_t run = __atomic_load_n(&t->run, __ATOMIC_SEQ_CST);
 		if (__atomic_load_n(&t->wstate, __ATOMIC_SEQ_CST) & SYR_WF_BLOCKED) {
 			synth(a, s, SYR_MSG_TASK_BLOCKED, SYR_SRC_SHIM, 0);
-		} else if ((kf & SYR_KF_KBLOCKED) && thread_sleeping(t->pid, t->tid)) {
+		} else if ((kf & SYR_KF_KBLOCKED) && thread_sleeping(t->tid)) {
 			synth(a, s, SYR_MSG_TASK_BLOCKED, SYR_SRC_SHIM, 0);
 		} else {
 			/* A wakeup during the gap had no BPF program to see it. */

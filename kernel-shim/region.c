@@ -279,21 +279,28 @@ int syr_cring_post(struct syr_map *m, uint32_t slot, uint16_t type, uint16_t src
  * lap (CAS, so a publish that raced us wins) and make sure tail is past it.
  * Returns true when the cell was skipped.
  */
-/* Has thread tid exited (no such tid, or a zombie whose parent has not reaped it yet)? */
-static bool thread_gone(uint32_t tid)
+char syr_thread_state(uint32_t tid)
 {
+	/* /proc/<tid> resolves any thread id, not only thread-group leaders. */
 	char p[48], buf[256];
 	snprintf(p, sizeof(p), "/proc/%u/stat", tid);
 	int fd = open(p, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
-		return errno == ENOENT || errno == ESRCH;
+		return (errno == ENOENT || errno == ESRCH) ? 0 : '?';
 	ssize_t n = read(fd, buf, sizeof(buf) - 1);
 	close(fd);
 	if (n <= 0)
-		return true;
+		return 0;
 	buf[n] = 0;
-	char *rp = strrchr(buf, ')');
-	return rp && rp[1] == ' ' && (rp[2] == 'Z' || rp[2] == 'X');
+	char *rp = strrchr(buf, ')'); /* the command name may itself contain ')' */
+	return rp && rp[1] == ' ' && rp[2] ? rp[2] : '?';
+}
+
+/* Has thread tid exited (no such tid, or a zombie whose parent has not reaped it yet)? */
+static bool thread_gone(uint32_t tid)
+{
+	char s = syr_thread_state(tid);
+	return s == 0 || s == 'Z' || s == 'X';
 }
 
 bool syr_cring_reclaim(struct syr_region *r, uint32_t head, uint32_t owner)

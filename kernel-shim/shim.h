@@ -33,6 +33,8 @@ uint64_t syr_now_ns(void);
 int syr_futex_wait(uint32_t *addr, uint32_t val);
 int syr_futex_wake(uint32_t *addr, int n);
 bool syr_name_ok(const char *name);
+/* State letter of a thread from /proc/<tid>/stat (R, S, D, Z, ...), 0 if no such thread, '?' if unreadable. */
+char syr_thread_state(uint32_t tid);
 void syr_region_path(const char *name, char *out, size_t n);   /* "/syrup.<name>" for shm_open */
 void syr_pin_dir(const char *name, char *out, size_t n);       /* /sys/fs/bpf/syrup/<name> */
 int syr_ensure_bpffs(void);

@@ -139,7 +139,7 @@ for (const graceUs of [0, 50_000]) {
     t.same(h.commit([[a.slot, 0, a.seq]]), [TxnResult.OK]);
     await a.registered;
     const spun = nextMessage(a.w, (m) => m.kind === 'spun');
-    a.w.postMessage({ op: 'spin', ms: 2000 });
+    a.w.postMessage({ op: 'spin' }); // until stopSpin(): B's start-up time varies a lot
     await sleep(20);
     const b = await newcomer(h);
     await ensureHolds(h, occupancy(h), a.slot);
@@ -163,6 +163,7 @@ for (const graceUs of [0, 50_000]) {
     t.ok(bb);
     const cur = h.log.filter((m) => m.slot === a.slot).at(-1)!;
     t.same(h.commit([[a.slot, 0, cur.seq]]), [TxnResult.OK]);
+    a.stopSpin();
     const r = (await spun) as { checkpointsHonoured: number };
     if (graceUs > 0) t.equal(r.checkpointsHonoured, 1, 'the worker saw its checkpoint() park once');
   });
