@@ -66,7 +66,6 @@ export class Agent implements ScheduleContext {
    */
   private readonly nextTask = new Map<number, Task>();
   private readonly handoff = new Map<Task, number>();
-  private readonly latched = new Set<number>();
   /*
    * 'continue' mode: messages that leave a task runnable (new, wakeup,
    * preempt, yield) whose policy callback threw. The policy never queued the
@@ -170,11 +169,14 @@ export class Agent implements ScheduleContext {
   }
 
   cpuLatched(cpu: number): boolean {
-    return this.latched.has(cpu);
+    if (this.nextTask.has(cpu)) return true;
+    // At most one hand-off per cpu is in flight, so this is a handful of entries.
+    for (const c of this.handoff.values()) if (c === cpu) return true;
+    return false;
   }
 
   private enqueueTxn(task: Task, cpu: number, next: boolean): void {
-    if (this.pendingCpus.has(cpu) || this.latched.has(cpu)) {
+    if (this.pendingCpus.has(cpu) || this.cpuLatched(cpu)) {
       // Two placements on one cpu in one round, or a successor already waits
       // there: fail it here exactly as the commit would.
       this.failTxn({ task, cpu, barrier: task.seq, result: TxnResult.CPU_BUSY });
@@ -220,7 +222,8 @@ export class Agent implements ScheduleContext {
       return;
     }
     task.seq = m.seq;
-    if (m.type !== MsgType.TASK_WAKEUP) this.handedOff(task);
+    // Any message but a wakeup from a preempted victim means it has left its cpu and handed it over.
+    if (m.type !== MsgType.TASK_WAKEUP) this.handoff.delete(task);
     switch (m.type) {
       case MsgType.TASK_WAKEUP:
         this.channel.readHints(task);
@@ -309,28 +312,18 @@ export class Agent implements ScheduleContext {
     if (cpu >= 0 && this.nextTask.get(cpu) === task) {
       // A latched successor that died before it started: the shim unlatched it.
       this.nextTask.delete(cpu);
-      this.latched.delete(cpu);
     } else if (cpu >= 0 && this.owner.get(cpu) === task) {
       this.owner.delete(cpu);
       const nt = this.nextTask.get(cpu);
       if (nt) {
         // The holder handed the cpu to its successor on its way out (syr_leave_cpu).
         this.nextTask.delete(cpu);
-        this.latched.delete(cpu);
         this.owner.set(cpu, nt);
         nt.placedAtNs = this.nowNs;
         this.opts.onTaskState?.(nt, SchedState.RUNNING);
       }
     }
     task.cpu = -1;
-  }
-
-  /** Any message but a wakeup from a preempted victim means it has left its cpu and handed it over. */
-  private handedOff(task: Task): void {
-    const cpu = this.handoff.get(task);
-    if (cpu === undefined) return;
-    this.handoff.delete(task);
-    if (!this.nextTask.has(cpu)) this.latched.delete(cpu);
   }
 
   private commitPending(): void {
@@ -357,7 +350,6 @@ export class Agent implements ScheduleContext {
         this.vacate(t.task);
         t.task.cpu = t.cpu;
         this.nextTask.set(t.cpu, t.task);
-        this.latched.add(t.cpu);
         this.unplacedRunning.delete(t.task);
         this.guard('txnCommitted', () => this.policy.txnCommitted(t.task, t.cpu));
         continue;
@@ -368,7 +360,6 @@ export class Agent implements ScheduleContext {
         this.stats.preemptions++;
         victim.cpu = -1;
         this.handoff.set(victim, t.cpu);
-        this.latched.add(t.cpu);
       }
       this.vacate(t.task);
       t.task.cpu = t.cpu;

@@ -264,7 +264,7 @@ static void drain_cring(struct syr_agent *a)
 	uint32_t head = q->head;
 	for (;;) {
 		struct syr_cring_cell *cell = &q->cells[head & (SYR_CRING_SLOTS - 1)];
-		uint64_t w = __atomic_load_n((uint64_t *)&cell->seq, __ATOMIC_ACQUIRE);
+		uint64_t w = __atomic_load_n(syr_cell_word(cell), __ATOMIC_ACQUIRE);
 		uint32_t seq = (uint32_t)w, owner = (uint32_t)(w >> 32);
 		if (seq == head && owner != 0) {
 			/* Claimed, not yet published. Normally a few stores away; a producer that died
@@ -286,7 +286,7 @@ static void drain_cring(struct syr_agent *a)
 		if (seq != head + 1)
 			break;
 		struct syr_msg m = cell->msg;
-		__atomic_store_n((uint64_t *)&cell->seq, (uint64_t)(head + SYR_CRING_SLOTS), __ATOMIC_RELEASE);
+		__atomic_store_n(syr_cell_word(cell), syr_cell_make(head + SYR_CRING_SLOTS, 0), __ATOMIC_RELEASE);
 		head++;
 		a->cnt.client_msgs++;
 		accept(a, &m, false);
@@ -310,10 +310,10 @@ static void expire_latches(struct syr_agent *a)
 	}
 }
 
-static void send_signal(struct syr_agent *a, struct syr_task *t)
+static int send_signal(struct syr_agent *a, struct syr_task *t)
 {
 	a->cnt.signals++;
-	syscall(SYS_tgkill, t->pid, t->tid, a->o.preempt_signo);
+	return syscall(SYS_tgkill, t->pid, t->tid, a->o.preempt_signo) == 0 ? 0 : -errno;
 }
 
 /* Held-back preemption signals: send those whose grace ran out and whose request still stands. */
@@ -385,10 +385,8 @@ int syr_agent_request_park(struct syr_agent *a, uint32_t slot, uint32_t kind)
 		a->sig_due[a->nsig_due++] = (struct syr_sig_due){slot, word, a->now + a->o.preempt_grace_ns};
 		return 1;
 	}
-	a->cnt.signals++;
-	if (syscall(SYS_tgkill, t->pid, t->tid, a->o.preempt_signo) != 0)
-		return -errno;
-	return 1;
+	int rc = send_signal(a, t);
+	return rc ? rc : 1;
 }
 
 static int32_t commit_one(struct syr_agent *a, struct syr_txn_req *q, uint64_t *batch)

@@ -216,13 +216,8 @@ int syr_set_affinity_one(pid_t tid, int cpu)
  * The seqnum is taken from the task's barrier *after* the cell is claimed, so
  * a full ring loses the event without leaving a gap in the task's seqnums.
  */
-static inline uint64_t *cell_word(struct syr_cring_cell *c)
-{
-	_Static_assert(__builtin_offsetof(struct syr_cring_cell, owner) == __builtin_offsetof(struct syr_cring_cell, seq) + 4,
-		       "seq/owner must be adjacent");
-	return (uint64_t *)&c->seq;
-}
-static inline uint64_t cell_make(uint32_t seq, uint32_t owner) { return (uint64_t)seq | ((uint64_t)owner << 32); }
+_Static_assert(__builtin_offsetof(struct syr_cring_cell, owner) == __builtin_offsetof(struct syr_cring_cell, seq) + 4,
+	       "seq/owner must be adjacent: syr_cell_word() CASes them as one word");
 
 int syr_cring_post(struct syr_map *m, uint32_t slot, uint16_t type, uint16_t src, int cpu, uint32_t arg)
 {
@@ -234,7 +229,7 @@ int syr_cring_post(struct syr_map *m, uint32_t slot, uint16_t type, uint16_t src
 	for (;;) {
 		pos = __atomic_load_n(&q->tail, __ATOMIC_ACQUIRE);
 		cell = &q->cells[pos & (SYR_CRING_SLOTS - 1)];
-		uint64_t w = __atomic_load_n(cell_word(cell), __ATOMIC_ACQUIRE);
+		uint64_t w = __atomic_load_n(syr_cell_word(cell), __ATOMIC_ACQUIRE);
 		int32_t dif = (int32_t)((uint32_t)w - pos);
 		if (dif == 0) {
 			if ((uint32_t)(w >> 32) != 0) {
@@ -242,7 +237,7 @@ int syr_cring_post(struct syr_map *m, uint32_t slot, uint16_t type, uint16_t src
 				__atomic_compare_exchange_n(&q->tail, &pos, pos + 1, false, __ATOMIC_RELEASE, __ATOMIC_RELAXED);
 				continue;
 			}
-			if (__atomic_compare_exchange_n(cell_word(cell), &w, cell_make(pos, me), false, __ATOMIC_ACQ_REL,
+			if (__atomic_compare_exchange_n(syr_cell_word(cell), &w, syr_cell_make(pos, me), false, __ATOMIC_ACQ_REL,
 							__ATOMIC_RELAXED)) {
 				__atomic_compare_exchange_n(&q->tail, &pos, pos + 1, false, __ATOMIC_RELEASE, __ATOMIC_RELAXED);
 				break;
@@ -269,7 +264,7 @@ int syr_cring_post(struct syr_map *m, uint32_t slot, uint16_t type, uint16_t src
 	cell->msg.cpu = cpu;
 	cell->msg.arg = arg;
 	cell->msg.ts_ns = syr_now_ns();
-	__atomic_store_n(cell_word(cell), cell_make(pos + 1, 0), __ATOMIC_RELEASE);
+	__atomic_store_n(syr_cell_word(cell), syr_cell_make(pos + 1, 0), __ATOMIC_RELEASE);
 	return 0;
 }
 
@@ -309,8 +304,8 @@ bool syr_cring_reclaim(struct syr_region *r, uint32_t head, uint32_t owner)
 		return false;
 	struct syr_cring *q = &r->cring;
 	struct syr_cring_cell *cell = &q->cells[head & (SYR_CRING_SLOTS - 1)];
-	uint64_t w = cell_make(head, owner);
-	if (!__atomic_compare_exchange_n(cell_word(cell), &w, cell_make(head + SYR_CRING_SLOTS, 0), false,
+	uint64_t w = syr_cell_make(head, owner);
+	if (!__atomic_compare_exchange_n(syr_cell_word(cell), &w, syr_cell_make(head + SYR_CRING_SLOTS, 0), false,
 					 __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
 		return false;
 	uint32_t t = head;

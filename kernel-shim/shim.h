@@ -65,6 +65,12 @@ bool syr_holds(struct syr_region *r, uint32_t slot, int cpu);
 /* Agent side: slot no longer waits latched on cpu (it died). True if it was latched. */
 bool syr_unlatch(struct syr_region *r, uint32_t slot, int cpu);
 uint32_t syr_force_handoff(struct syr_region *r, int cpu);
+/* A client-ring cell's {seq, owner} pair, read and CASed as one 64-bit word (see region.c). */
+static inline uint64_t *syr_cell_word(struct syr_cring_cell *c)
+{
+	return (uint64_t *)&c->seq; /* region.c asserts that owner follows seq */
+}
+static inline uint64_t syr_cell_make(uint32_t seq, uint32_t owner) { return (uint64_t)seq | ((uint64_t)owner << 32); }
 /* Post a message from user space through the client ring (seq taken from the task's barrier). */
 int syr_cring_post(struct syr_map *m, uint32_t slot, uint16_t type, uint16_t src, int cpu, uint32_t arg);
 /* Agent side: skip the claimed cell at head if its owner thread is gone. True if skipped. */
