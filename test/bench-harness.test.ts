@@ -56,6 +56,8 @@ t.test('options: defaults, --quick, explicit values win, errors name the field',
   t.equal(x.sloUs, 500);
   t.equal(x.progress, false);
   expectOptionError(t, ['--duration', 'abc'], '--duration');
+  expectOptionError(t, ['--preempt-grace-us', '2.5'], '--preempt-grace-us');
+  t.equal(d.preemptGraceUs, 40, 'the bench gives preemptions a 40 us grace period by default');
   expectOptionError(t, ['--duration', '0'], '--duration');
   expectOptionError(t, ['--loads', '1000,x'], '--loads');
   expectOptionError(t, ['--range-frac', '1.5'], '--range-frac');

@@ -26,6 +26,7 @@ t.test('options validation names the field', async (t) => {
   t.throws(() => resolveAgentOptions({ cpus: [0], agentCpu: 1, name: 'a/b' }), /options\.name must be/);
   t.throws(() => resolveAgentOptions({ cpus: [0], agentCpu: 1, maxTasks: 0 }), /options\.maxTasks must be an integer in \[1, 4096\]/);
   t.throws(() => resolveAgentOptions({ cpus: [0], agentCpu: 1, yieldEveryMs: 0 }), /options\.yieldEveryMs must be a number > 0/);
+  t.throws(() => resolveAgentOptions({ cpus: [0], agentCpu: 1, preemptGraceUs: -1 }), /options\.preemptGraceUs must be a number >= 0/);
   const o = resolveAgentOptions({ cpus: [0] });
   t.not(o.agentCpu, 0, 'the default agent cpu is outside the enclave');
 });
@@ -42,6 +43,7 @@ const bad: [string, string[], RegExp][] = [
   ['missing policy file', ['--enclave', 'cpus=0', '--agent-cpu', '1', '--policy', './nope.ts'], /policy file not found: \.\/nope\.ts/],
   ['bad --policy-errors', ['--enclave', 'cpus=0', '--policy-errors', 'maybe'], /--policy-errors must be exit or continue/],
   ['bad --agent-cpu', ['--enclave', 'cpus=0', '--agent-cpu', 'x'], /--agent-cpu must be a non-negative integer/],
+  ['bad --preempt-grace-us', ['--enclave', 'cpus=0', '--agent-cpu', '1', '--preempt-grace-us', 'soon'], /--preempt-grace-us must be a non-negative integer \(got 'soon'\)/],
 ];
 
 for (const [what, args, re] of bad) {
