@@ -1,6 +1,7 @@
 // multi-enclave.test.ts: two enclaves with different policies on disjoint cpus at once, each with its own threads; neither sees the other's tasks or messages.
 import t from 'tap';
-import { enclaveName, nextMessage, startAgent, startWorker, type RunningAgent } from './helpers/live.ts';
+import { MsgSrc } from '../agent/abi.ts';
+import { enclaveName, nextMessage, startAgent, startWorker, waitFor, type RunningAgent } from './helpers/live.ts';
 
 /*
  * The 2-cpu layout: enclave A is cpu 0 with its agent on cpu 1, enclave B is
@@ -15,25 +16,44 @@ interface Done {
   order: number;
 }
 
-async function service(name: string, n: number): Promise<{ results: Done[]; maxInside: number }> {
+async function service(name: string, n: number, gate: SharedArrayBuffer): Promise<{ results: Done[]; maxInside: number }> {
   const shared = new SharedArrayBuffer(16);
   const done: Promise<Done>[] = [];
   for (let i = 0; i < n; i++) {
-    const w = startWorker('busy-worker.ts', { enclave: name, workMs: 30, shared, index: i });
+    const w = startWorker('busy-worker.ts', { enclave: name, workMs: 30, shared, index: i, gate });
     done.push(nextMessage<Done>(w, (m) => m.kind === 'done'));
   }
   const results = await Promise.all(done);
   return { results, maxInside: new Int32Array(shared)[2] };
 }
 
-/** Tids of every message the agent traced. */
-function tracedTids(agent: RunningAgent): Set<number> {
-  const tids = new Set<number>();
-  for (const line of agent.out) {
-    if (!line.includes('"trace message"')) continue;
-    tids.add((JSON.parse(line) as { message: { tid: number } }).message.tid);
+interface Traced {
+  type: string;
+  src: number;
+  tid: number;
+}
+
+/** Every message the agent traced, in delivery order. */
+function traced(agent: RunningAgent): Traced[] {
+  return agent.out.filter((l) => l.includes('"trace message"')).map((l) => (JSON.parse(l) as { message: Traced }).message);
+}
+
+/**
+ * Threads that blocked in the kernel while they held the cpu (a page fault
+ * behind the process's mmap lock, say). Each such block rightly lets the
+ * policy run the next thread while the first is still inside its section,
+ * so each may add one to the threads seen inside at once; time-sharing by
+ * Linux instead of the agent would show all of them inside with none of these.
+ */
+function kernelBlocksInside(msgs: Traced[]): number {
+  const started = new Set<number>();
+  const blocked = new Set<number>();
+  for (const m of msgs) {
+    if (m.type === 'TASK_NEW') started.add(m.tid);
+    else if (m.type === 'TASK_BLOCKED' && m.src === MsgSrc.KERNEL && started.has(m.tid)) blocked.add(m.tid);
+    else if (m.type === 'TASK_DEPARTED' || m.type === 'TASK_DEAD') started.delete(m.tid);
   }
-  return tids;
+  return blocked.size;
 }
 
 t.test('two enclaves, FIFO on cpu 0 and SJF on cpu 1, run side by side and stay apart', async (t) => {
@@ -46,16 +66,27 @@ t.test('two enclaves, FIFO on cpu 0 and SJF on cpu 1, run side by side and stay 
   t.teardown(() => b.stop());
   t.pass('the second agent started: disjoint cpus do not overlap');
 
-  const [sa, sb] = await Promise.all([service(nameA, 4), service(nameB, 4)]);
+  // Every worker of both tenants starts up before any registers (see busy-worker.ts).
+  const gate = new SharedArrayBuffer(8);
+  const g = new Int32Array(gate);
+  const services = Promise.all([service(nameA, 4, gate), service(nameB, 4, gate)]);
+  t.ok(await waitFor(() => Atomics.load(g, 0) === 8, 30000), 'all eight workers started');
+  Atomics.store(g, 1, 1);
+  Atomics.notify(g, 1);
+  const [sa, sb] = await services;
   t.ok(sa.results.every((r) => r.cpu === 0), `tenant A's threads ran on cpu 0 (${sa.results.map((r) => r.cpu)})`);
   t.ok(sb.results.every((r) => r.cpu === 1), `tenant B's threads ran on cpu 1 (${sb.results.map((r) => r.cpu)})`);
-  t.equal(sa.maxInside, 1, 'A: one registered thread at a time on its cpu');
-  t.equal(sb.maxInside, 1, 'B: one registered thread at a time on its cpu');
+  const msgsA = traced(a);
+  const msgsB = traced(b);
+  for (const [tag, s, msgs] of [['A', sa, msgsA], ['B', sb, msgsB]] as const) {
+    const blocks = kernelBlocksInside(msgs);
+    t.ok(s.maxInside <= 1 + blocks, `${tag}: one registered thread at a time on its cpu (${s.maxInside} seen inside at once; ${blocks} threads blocked in the kernel while placed)`);
+  }
 
   const tidsA = new Set(sa.results.map((r) => r.tid));
   const tidsB = new Set(sb.results.map((r) => r.tid));
-  const seenA = tracedTids(a);
-  const seenB = tracedTids(b);
+  const seenA = new Set(msgsA.map((m) => m.tid));
+  const seenB = new Set(msgsB.map((m) => m.tid));
   t.same([...tidsA].filter((x) => !seenA.has(x)), [], "agent A got messages for every one of A's threads");
   t.same([...tidsB].filter((x) => !seenB.has(x)), [], "agent B got messages for every one of B's threads");
   t.same([...seenA].filter((x) => !tidsA.has(x)), [], 'agent A saw no message about any other thread');
