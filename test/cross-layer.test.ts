@@ -27,44 +27,74 @@ t.test('sched_aware.c steers requests away from the executor whose thread is que
   t.teardown(() => agent.stop());
   const state = new PinnedMap(statePin, { key: 'u32', value: 'u32' });
   t.teardown(() => state.close());
+  let sent = 0;
+  const steered = new PinnedMap(steeredPin, { key: 'u32', value: 'u64' });
+  t.teardown(() => steered.close());
   const send = async (n: number): Promise<number[]> => {
     counts.fill(0);
+    sent += n;
     await sendUdp(ns, ns.hostAddr, port, [{ count: n, srcPort: 42000, payload: 'GET k' }]);
     await until(() => counts.reduce((a, b) => a + b, 0) === n, `${n} datagrams`);
     return [...counts];
   };
 
-  const shared = new SharedArrayBuffer(8);
-  const words = new Int32Array(shared);
-  const start = async (executor: number, role: string) => {
-    const w = startWorker('executor-worker.ts', { enclave: name, executor, shared, role });
-    const done = nextMessage(w, (m: any) => m.kind === 'done');
-    const registered = nextMessage<{ slot: number }>(w, (m: any) => m.kind === 'registered');
-    await nextMessage(w, (m: any) => m.kind === 'registering');
-    return { done, registered };
+  const enc = attach(name);
+  /*
+   * One round: executor 2's thread parks (idle); executor 0's holds the only
+   * cpu; executor 1's queues behind it; then 30 requests. The blocker is a
+   * Node worker, so it can block in the kernel on a lock of the runtime it
+   * shares with the test's other threads; FIFO then rightly runs the queued
+   * thread, which parks, and executor 1 is no longer queued. Such a round
+   * proves nothing either way, so it is run again (at most three rounds).
+   */
+  const round = async () => {
+    const shared = new SharedArrayBuffer(8);
+    const words = new Int32Array(shared);
+    const start = async (executor: number, role: string) => {
+      const w = startWorker('executor-worker.ts', { enclave: name, executor, shared, role });
+      const done = nextMessage(w, (m: any) => m.kind === 'done');
+      const registered = nextMessage<{ slot: number }>(w, (m: any) => m.kind === 'registered');
+      let ran = false;
+      void registered.then(() => (ran = true));
+      await nextMessage(w, (m: any) => m.kind === 'registering');
+      return { done, registered, ran: () => ran };
+    };
+    const idle = await start(2, 'idle');
+    await until(() => state.get(2) === SchedState.IDLE, 'executor 2 idle');
+    const blocker = await start(0, 'blocker');
+    await until(() => state.get(0) === SchedState.RUNNING, 'executor 0 running');
+    const queued = await start(1, 'queued');
+    await until(() => state.get(1) === SchedState.QUEUED, 'executor 1 queued');
+    const counts = await send(30);
+    const held = !queued.ran() && state.get(1) === SchedState.QUEUED && state.get(0) === SchedState.RUNNING;
+    const finish = async () => {
+      Atomics.store(words, 0, 1); // the blocker parks; the queued thread gets the cpu, then parks too
+      await until(() => [0, 1, 2].every((i) => state.get(i) === SchedState.IDLE), 'all idle');
+    };
+    const end = async () => {
+      Atomics.store(words, 1, 1); // wake every parked thread so it sees the flag
+      for (const w of [idle, blocker, queued]) enc.wake((await w.registered).slot);
+      await Promise.all([idle.done, blocker.done, queued.done]);
+    };
+    return { counts, held, finish, end };
   };
-  // Executor 2's thread parks (idle); executor 0's holds the only cpu; executor 1's queues behind it.
-  const idle = await start(2, 'idle');
-  await until(() => state.get(2) === SchedState.IDLE, 'executor 2 idle');
-  const blocker = await start(0, 'blocker');
-  await until(() => state.get(0) === SchedState.RUNNING, 'executor 0 running');
-  const queued = await start(1, 'queued');
-  await until(() => state.get(1) === SchedState.QUEUED, 'executor 1 queued');
 
-  const steeredAway = await send(30);
-  t.equal(steeredAway[1], 0, `no request went to the executor whose thread is queued (${steeredAway})`);
+  let r = await round();
+  for (let i = 1; i < 3 && !r.held; i++) {
+    t.comment(`round ${i}: the blocker lost the cpu in the kernel during the send (${r.counts}); again`);
+    await r.finish();
+    await r.end();
+    r = await round();
+  }
+  t.ok(r.held, 'in a round, executor 1 stayed queued behind the blocker for the whole send');
+  t.equal(r.counts[1], 0, `no request went to the executor whose thread is queued (${r.counts})`);
 
-  Atomics.store(words, 0, 1); // the blocker parks; the queued thread gets the cpu, then parks too
-  await until(() => [0, 1, 2].every((i) => state.get(i) === SchedState.IDLE), 'all idle');
+  await r.finish();
+  const before = [0, 1, 2].map((i) => Number(steered.get(i) ?? 0n));
   t.same(await send(30), [10, 10, 10], 'once the agent reports every thread idle, round robin again');
 
-  const steered = new PinnedMap(steeredPin, { key: 'u32', value: 'u64' });
-  t.teardown(() => steered.close());
-  const total = [0, 1, 2].reduce((a, i) => a + Number(steered.get(i) ?? 0n), 0);
-  t.equal(total, 60, 'the network decisions are visible to the thread side through the steered map');
-
-  Atomics.store(words, 1, 1); // finish: wake every parked thread so it sees the flag
-  const enc = attach(name);
-  for (const w of [idle, blocker, queued]) enc.wake((await w.registered).slot);
-  await Promise.all([idle.done, blocker.done, queued.done]);
+  const after = [0, 1, 2].map((i) => Number(steered.get(i) ?? 0n));
+  t.same(after.map((n, i) => n - before[i]), [10, 10, 10], 'the network decisions are visible to the thread side through the steered map');
+  t.equal(after.reduce((a, b) => a + b, 0), sent, 'the steered map counts every request sent');
+  await r.end();
 });
