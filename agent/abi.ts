@@ -1,6 +1,6 @@
 // abi.ts: TypeScript mirror of kernel-shim/syrup_abi.h (checked field by field by test/abi.test.ts).
 
-export const ABI_VERSION = 2;
+export const ABI_VERSION = 3;
 export const MAGIC = 0x50525953;
 export const MAX_TASKS = 4096;
 export const MAX_CPUS = 256;
@@ -85,8 +85,9 @@ export enum TxnResult {
   INVALID_CPU = 7,
   CPU_BUSY = 8,
   NO_AGENT = 9,
+  TARGET_RUNNING = 10,
 }
-export const TXN_RESULT_COUNT = 10;
+export const TXN_RESULT_COUNT = 11;
 
 export enum EnclaveState {
   NO_AGENT = 0,
@@ -114,7 +115,7 @@ export const TASK: StructLayout = {
   size: 128,
   fields: {
     tid: 0, pid: 4, state: 8, run: 12, wstate: 16, lock: 20, cpu: 24, preempt: 28,
-    qos: 32, group: 36, aff_cpu: 40, flags: 44, hint: 48, deadline_ns: 56, commit_ns: 64, user_data: 72,
+    qos: 32, group: 36, aff_cpu: 40, flags: 44, hint: 48, deadline_ns: 56, commit_ns: 64, user_data: 72, latch_gen: 80,
   },
 };
 
@@ -185,4 +186,5 @@ export const TXN_RESULT_NAMES: Record<number, string> = {
   [TxnResult.INVALID_CPU]: 'INVALID_CPU',
   [TxnResult.CPU_BUSY]: 'CPU_BUSY',
   [TxnResult.NO_AGENT]: 'NO_AGENT',
+  [TxnResult.TARGET_RUNNING]: 'TARGET_RUNNING',
 };

@@ -341,6 +341,8 @@ export class Agent implements ScheduleContext {
         this.log?.info({ txn: { slot: t.task.slot, tid: t.task.tid, cpu: t.cpu, barrier: t.barrier, result: txnResultName(t.result) } }, 'trace txn');
       }
       if (t.result !== TxnResult.OK) {
+        // Running unplaced behind a busy cpu: park it (enforce), so the retry can latch it.
+        if (t.result === TxnResult.TARGET_RUNNING && t.task.cpu < 0) this.unplacedRunning.add(t.task);
         this.failTxn(t);
         continue;
       }

@@ -125,15 +125,13 @@ static void apply(struct syr_agent *a, const struct syr_msg *m)
 			/* It slept or lost the cpu in the kernel: the cpu is free for the next task.
 			 * A latched task only gets here running unplaced (a latched thread is parked,
 			 * and BPF is silent about it): it loses the latch, as the agent loop forgets it. */
-			syr_unlatch(r, m->slot, t->cpu);
-			syr_leave_cpu(r, m->slot, t->cpu);
+			syr_vacate(r, m->slot, t->cpu);
 			t->cpu = -1;
 		}
 		break;
 	case SYR_MSG_TASK_DEAD:
 		/* It may hold its cpu, or wait latched behind the holder: drop both. */
-		syr_unlatch(r, m->slot, t->cpu);
-		syr_leave_cpu(r, m->slot, t->cpu);
+		syr_vacate(r, m->slot, t->cpu);
 		t->cpu = -1;
 		__atomic_store_n(&t->state, SYR_SLOT_DEAD, __ATOMIC_SEQ_CST);
 		__atomic_and_fetch(&ks->flags, ~(uint32_t)SYR_KF_ACTIVE, __ATOMIC_SEQ_CST);
@@ -417,8 +415,16 @@ static int32_t commit_one(struct syr_agent *a, struct syr_txn_req *q, uint64_t *
 		return SYR_TXN_TARGET_NOT_RUNNABLE;
 	if (syr_holds(r, q->slot, t->cpu))
 		return SYR_TXN_TARGET_ONCPU;
-	if (syr_run_state(__atomic_load_n(&t->run, __ATOMIC_SEQ_CST)) == SYR_RUN_DETACHED)
+	uint32_t run0 = __atomic_load_n(&t->run, __ATOMIC_SEQ_CST);
+	if (syr_run_state(run0) == SYR_RUN_DETACHED)
 		return SYR_TXN_NO_AGENT;
+	struct syr_cpu *c = &r->cpus[q->cpu];
+	/* A successor must be parked while it waits: one running unplaced (after a kernel
+	 * wakeup or preemption) would share the cpu with the holder, and could park or yield
+	 * on its own while still latched. The agent parks it; the policy tries again.
+	 * Only the agent fills an idle cpu, so cur read 0 here means occupy finds it idle. */
+	if (syr_run_state(run0) == SYR_RUN_RUN && __atomic_load_n(&c->cur, __ATOMIC_SEQ_CST) != 0)
+		return SYR_TXN_TARGET_RUNNING;
 
 	/* Placement is affinity: pin first, so the thread wakes (or keeps running) on the target. */
 	if (t->aff_cpu != q->cpu) {
@@ -430,7 +436,8 @@ static int32_t commit_one(struct syr_agent *a, struct syr_txn_req *q, uint64_t *
 			t->aff_cpu = q->cpu;
 	}
 	uint32_t victim = 0;
-	struct syr_cpu *c = &r->cpus[q->cpu];
+	/* Before the latch is visible: the holder's hand-over starts the successor at this gen only. */
+	__atomic_store_n(&t->latch_gen, syr_run_gen(run0), __ATOMIC_SEQ_CST);
 	int occ = syr_occupy(r, q->slot, q->cpu, &victim);
 	if (occ < 0)
 		return SYR_TXN_CPU_BUSY; /* leave the standing latch's kind and time alone */
@@ -442,9 +449,12 @@ static int32_t commit_one(struct syr_agent *a, struct syr_txn_req *q, uint64_t *
 	}
 	t->cpu = q->cpu;
 	t->commit_ns = a->now;
-	if (occ == 0)
-		syr_release(r, q->slot);
-	else if (!(q->flags & SYR_TXN_F_NEXT))
+	if (occ == 0) {
+		/* It parked or yielded between the checks and now: the message saying so is on its
+		 * way, and the agent loop vacates the cpu when it reads it; the shim does it now. */
+		if (!syr_start(r, q->slot, syr_run_gen(run0)))
+			syr_leave_cpu(r, q->slot, q->cpu);
+	} else if (!(q->flags & SYR_TXN_F_NEXT))
 		syr_agent_request_park(a, victim, SYR_PREEMPT_YIELD);
 	return SYR_TXN_OK;
 }

@@ -268,6 +268,11 @@ static bool enclave_live(struct syr_client *c)
 }
 
 /* Move the run word to WAIT (keeping its gen), unless the enclave is detached. */
+/*
+ * The thread leaves on its own: end its placement episode (gen + 1), so a
+ * start meant for the episode it leaves (a placement or hand-over racing this
+ * park or yield) cannot make it run again; it waits for a fresh placement.
+ */
 static void run_to_wait(struct syr_task *t)
 {
 	uint32_t old = __atomic_load_n(&t->run, __ATOMIC_SEQ_CST);
@@ -275,7 +280,7 @@ static void run_to_wait(struct syr_task *t)
 	do {
 		if (syr_run_state(old) == SYR_RUN_DETACHED)
 			return;
-		nw = (old & ~SYR_RUN_STATE_MASK) | SYR_RUN_WAIT;
+		nw = ((syr_run_gen(old) + 1) << SYR_RUN_GEN_SHIFT) | SYR_RUN_WAIT;
 	} while (!__atomic_compare_exchange_n(&t->run, &old, nw, false, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST));
 }
 
@@ -364,9 +369,9 @@ int syr_client_register(struct syr_client *c, uint32_t qos, uint32_t group, uint
 	t->user_data = user_data; /* before TASK_NEW: the agent reads it with the message */
 	t->lock = 0;
 	__atomic_store_n(&t->wstate, 0, __ATOMIC_SEQ_CST);
-	/* Keep the gen across slot reuse so a stale park request can never match. */
+	/* A new gen, never reset across slot reuse, so no stale park request or start can match. */
 	uint32_t run = __atomic_load_n(&t->run, __ATOMIC_SEQ_CST);
-	__atomic_store_n(&t->run, (run & ~SYR_RUN_STATE_MASK) | SYR_RUN_WAIT, __ATOMIC_SEQ_CST);
+	__atomic_store_n(&t->run, ((syr_run_gen(run) + 1) << SYR_RUN_GEN_SHIFT) | SYR_RUN_WAIT, __ATOMIC_SEQ_CST);
 	ks->tid = (uint32_t)tid;
 	ks->runtime_ns = 0;
 	ks->switches = 0;
@@ -411,7 +416,7 @@ static uint32_t leave_and_wait(struct syr_client *c, struct syr_task *t, uint16_
 	__atomic_or_fetch(&c->m.ks[slot].flags, SYR_KF_PARKING, __ATOMIC_SEQ_CST);
 	run_to_wait(t);
 	/* Hand the cpu over before posting: the agent may place someone there as soon as it reads the message. */
-	syr_leave_cpu(c->m.r, (uint32_t)slot, cpu);
+	syr_vacate(c->m.r, (uint32_t)slot, cpu);
 	syr_cring_post(&c->m, (uint32_t)slot, type, SYR_SRC_CLIENT, cpu, arg);
 	syr_unlock(&t->lock);
 	return wait_placed(c, slot);
@@ -502,7 +507,7 @@ int syr_client_unregister(struct syr_client *c)
 	syr_lock(&t->lock);
 	int cpu = t->cpu;
 	__atomic_store_n(&t->state, SYR_SLOT_DEPARTED, __ATOMIC_SEQ_CST);
-	syr_leave_cpu(c->m.r, (uint32_t)slot, cpu);
+	syr_vacate(c->m.r, (uint32_t)slot, cpu);
 	if (enclave_live(c))
 		syr_cring_post(&c->m, (uint32_t)slot, SYR_MSG_TASK_DEPARTED, SYR_SRC_CLIENT, cpu, 0);
 	syr_unlock(&t->lock);

@@ -20,42 +20,71 @@ static inline uint32_t occ_cur(uint64_t v) { return (uint32_t)v; }
 static inline uint32_t occ_next(uint64_t v) { return (uint32_t)(v >> 32); }
 static inline uint64_t occ_make(uint32_t cur, uint32_t next) { return (uint64_t)cur | ((uint64_t)next << 32); }
 
-void syr_release(struct syr_region *r, uint32_t slot)
+bool syr_start(struct syr_region *r, uint32_t slot, uint32_t gen)
 {
 	struct syr_task *t = &r->tasks[slot];
+	uint32_t old = __atomic_load_n(&t->run, __ATOMIC_SEQ_CST);
+	if (syr_run_state(old) == SYR_RUN_DETACHED)
+		return true;
+	if (syr_run_gen(old) != gen)
+		return false; /* it left since: leave any request made for its new episode alone */
 	/* Clear the park request first: a handler that read it will then fail its run-word CAS. */
 	__atomic_store_n(&t->preempt, 0, __ATOMIC_SEQ_CST);
-	uint32_t old = __atomic_load_n(&t->run, __ATOMIC_SEQ_CST);
 	uint32_t nw;
 	do {
 		if (syr_run_state(old) == SYR_RUN_DETACHED)
-			return;
-		nw = ((syr_run_gen(old) + 1) << SYR_RUN_GEN_SHIFT) | SYR_RUN_RUN;
+			return true;
+		if (syr_run_gen(old) != gen)
+			return false;
+		nw = ((gen + 1) << SYR_RUN_GEN_SHIFT) | SYR_RUN_RUN;
 	} while (!__atomic_compare_exchange_n(&t->run, &old, nw, false, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST));
 	/* Fast path: a thread still spinning (or running) needs no syscall. */
 	if (syr_run_state(old) == SYR_RUN_WAIT_SLEEPING)
 		syr_futex_wake(&t->run, 1);
+	return true;
+}
+
+/*
+ * Replace holder `leaving` with its successor and start it. A successor is
+ * parked when latched (the agent refuses to latch a running one), so in
+ * practice it can only have moved on by dying; but if its gen no longer
+ * matches it is not waiting for this cpu, and it leaves in turn, so the cpu
+ * never stays held by a thread that is not there to run it.
+ */
+static uint32_t hand_over(struct syr_region *r, uint64_t *w, uint32_t leaving, int cpu, bool need_next)
+{
+	uint64_t old = __atomic_load_n(w, __ATOMIC_SEQ_CST);
+	for (;;) {
+		if (occ_cur(old) != leaving)
+			return 0; /* not ours (already handed over, or never placed here) */
+		uint32_t nx = occ_next(old);
+		if (need_next && !nx)
+			return 0;
+		if (!__atomic_compare_exchange_n(w, &old, occ_make(nx, 0), false, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST))
+			continue;
+		if (!nx)
+			return 0;
+		struct syr_task *s = &r->tasks[nx - 1];
+		s->cpu = cpu;
+		if (syr_start(r, nx - 1, __atomic_load_n(&s->latch_gen, __ATOMIC_SEQ_CST)))
+			return nx;
+		leaving = nx;
+		need_next = false;
+		old = __atomic_load_n(w, __ATOMIC_SEQ_CST);
+	}
 }
 
 uint32_t syr_leave_cpu(struct syr_region *r, uint32_t slot, int cpu)
 {
 	if (cpu < 0 || cpu >= SYR_MAX_CPUS)
 		return 0;
-	uint64_t *w = occ_word(&r->cpus[cpu]);
-	uint64_t old = __atomic_load_n(w, __ATOMIC_SEQ_CST);
-	for (;;) {
-		if (occ_cur(old) != slot + 1)
-			return 0; /* not ours (already handed over, or never placed here) */
-		uint32_t nx = occ_next(old);
-		if (__atomic_compare_exchange_n(w, &old, occ_make(nx, 0), false, __ATOMIC_SEQ_CST,
-						__ATOMIC_SEQ_CST)) {
-			if (nx) {
-				r->tasks[nx - 1].cpu = cpu;
-				syr_release(r, nx - 1);
-			}
-			return nx;
-		}
-	}
+	return hand_over(r, occ_word(&r->cpus[cpu]), slot + 1, cpu, false);
+}
+
+bool syr_vacate(struct syr_region *r, uint32_t slot, int cpu)
+{
+	bool was_latched = syr_unlatch(r, slot, cpu);
+	return syr_leave_cpu(r, slot, cpu) != 0 || was_latched;
 }
 
 /* Agent side: claim cpu for slot. 0 = placed on an idle cpu, 1 = latched behind holder *victim, <0 = busy. */
@@ -107,16 +136,5 @@ bool syr_unlatch(struct syr_region *r, uint32_t slot, int cpu)
 uint32_t syr_force_handoff(struct syr_region *r, int cpu)
 {
 	uint64_t *w = occ_word(&r->cpus[cpu]);
-	uint64_t old = __atomic_load_n(w, __ATOMIC_SEQ_CST);
-	for (;;) {
-		uint32_t nx = occ_next(old);
-		if (!nx)
-			return 0;
-		if (__atomic_compare_exchange_n(w, &old, occ_make(nx, 0), false, __ATOMIC_SEQ_CST,
-						__ATOMIC_SEQ_CST)) {
-			r->tasks[nx - 1].cpu = cpu;
-			syr_release(r, nx - 1);
-			return nx;
-		}
-	}
+	return hand_over(r, w, occ_cur(__atomic_load_n(w, __ATOMIC_SEQ_CST)), cpu, true);
 }

@@ -55,14 +55,17 @@ size_t syr_kstat_len(void);
 /* ---- placement: shared by agent and clients ---- */
 static inline uint32_t syr_run_gen(uint32_t run) { return run >> SYR_RUN_GEN_SHIFT; }
 static inline uint32_t syr_run_state(uint32_t run) { return run & SYR_RUN_STATE_MASK; }
-/* Let the task run: bump its placement gen, clear any park request, wake it if it sleeps. */
-void syr_release(struct syr_region *r, uint32_t slot);
+/* Let the task run if it is still in run gen `gen`: bump the gen, clear any park request, wake it if it sleeps.
+ * False (and nothing changed) if it has moved on since, e.g. it parked or yielded on its own. */
+bool syr_start(struct syr_region *r, uint32_t slot, uint32_t gen);
 /* Task `slot` gives up `cpu`: hand it to the latched successor, or mark it idle. Returns the successor slot+1 or 0. */
 uint32_t syr_leave_cpu(struct syr_region *r, uint32_t slot, int cpu);
+/* Task `slot` neither holds `cpu` nor waits latched on it any more. True if it did either. */
+bool syr_vacate(struct syr_region *r, uint32_t slot, int cpu);
 /* Agent side: claim cpu for slot: 0 = idle cpu taken, 1 = latched behind *victim, -1 = a successor is already latched. */
 int syr_occupy(struct syr_region *r, uint32_t slot, int cpu, uint32_t *victim);
 bool syr_holds(struct syr_region *r, uint32_t slot, int cpu);
-/* Agent side: slot no longer waits latched on cpu (it died). True if it was latched. */
+/* Slot no longer waits latched on cpu (it died, or left on its own). True if it was latched. */
 bool syr_unlatch(struct syr_region *r, uint32_t slot, int cpu);
 uint32_t syr_force_handoff(struct syr_region *r, int cpu);
 /* A client-ring cell's {seq, owner} pair, read and CASed as one 64-bit word (see region.c). */

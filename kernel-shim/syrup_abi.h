@@ -21,7 +21,7 @@
 #include <linux/types.h>
 #endif
 
-#define SYR_ABI_VERSION 2
+#define SYR_ABI_VERSION 3
 #define SYR_MAGIC 0x50525953u /* "SYRP" little-endian */
 
 #define SYR_MAX_TASKS 4096
@@ -100,8 +100,12 @@ enum syr_slot_state {
 
 /*
  * Run word (syr_task.run): the futex the thread parks on.
- * value = (gen << 2) | state. gen counts placements, so a park request made
- * for placement g cannot park a thread that the agent has since placed again.
+ * value = (gen << 2) | state. gen counts placement episodes: a placement
+ * starts one (WAIT -> RUN, gen + 1) and the thread leaving on its own
+ * (park/yield/unregister: RUN -> WAIT, gen + 1) ends it. So a park request
+ * made for placement g cannot park a thread placed again since, and a start
+ * meant for a thread parked at g (a latched successor, a placement racing
+ * the thread's own park) does nothing once the thread has moved on.
  */
 enum syr_run_state {
 	SYR_RUN_WAIT = 0,          /* parked, waiting for a placement */
@@ -144,7 +148,9 @@ struct syr_task {
 	__u64 deadline_ns;  /* policy hint: absolute CLOCK_MONOTONIC deadline */
 	__u64 commit_ns;    /* when its latest placement was committed */
 	__u64 user_data;    /* free for the service */
-	__u64 _pad[6];
+	__u32 latch_gen;    /* run gen it was parked at when latched: the hand-over starts it only at that gen */
+	__u32 _pad32;
+	__u64 _pad[5];
 };
 
 /* Transaction slot states (syr_cpu.txn_state). */
@@ -167,7 +173,8 @@ enum syr_txn_result {
 	SYR_TXN_INVALID_CPU = 7,        /* target cpu outside the enclave */
 	SYR_TXN_CPU_BUSY = 8,           /* another txn in this batch, or a preemption in flight, holds the cpu */
 	SYR_TXN_NO_AGENT = 9,           /* enclave detached */
-	SYR_TXN_RESULT_COUNT = 10,
+	SYR_TXN_TARGET_RUNNING = 10,    /* running unplaced: it can wait behind a busy cpu's holder only once parked */
+	SYR_TXN_RESULT_COUNT = 11,
 };
 
 /* syr_txn_req.flags */

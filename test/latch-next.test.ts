@@ -3,11 +3,18 @@ import t from 'tap';
 import { execFileSync, spawn } from 'node:child_process';
 import path from 'node:path';
 import type { Worker } from 'node:worker_threads';
-import { CPU, MsgType, PreemptCause, REGION, TxnResult } from '../agent/abi.ts';
+import { CPU, MsgType, PreemptCause, REGION, RUN_STATE_MASK, RunState, TASK, TxnResult } from '../agent/abi.ts';
 import { native } from '../agent/native.ts';
 import { attach } from '../client/index.ts';
+import { Task } from '../agent/task.ts';
 import { HandEnclave } from './helpers/inproc.ts';
 import { nextMessage, ROOT, sleep, startWorker } from './helpers/live.ts';
+
+/** The run word's state (RunState) of a slot, read from the shared region. */
+function runState(h: HandEnclave): (slot: number) => number {
+  const w = new Uint32Array(native.clientRegion(native.clientAttach(h.name)).region);
+  return (slot) => w[(REGION.fields.tasks + slot * TASK.size + TASK.fields.run) / 4] & RUN_STATE_MASK;
+}
 
 function occupancy(h: HandEnclave): (cpu: number) => { cur: number; next: number } {
   const w = new Uint32Array(native.clientRegion(native.clientAttach(h.name)).region);
@@ -58,6 +65,16 @@ async function ensureHolds(h: HandEnclave, occ: (cpu: number) => { cur: number }
     if (last && occ(0).cur === 0) h.commit([[slot, 0, last.seq]]);
   }
   if (occ(0).cur !== slot + 1) throw new Error(`slot ${slot} could not be placed back on cpu 0`);
+}
+
+/* Commit with slot's latest seqnum, draining and trying again while a message the drain has not applied yet makes it stale. */
+async function commitLatest(h: HandEnclave, slot: number, cpu: number, next = false): Promise<TxnResult> {
+  for (let i = 0; ; i++) {
+    const seq = h.log.filter((m) => m.slot === slot).at(-1)!.seq;
+    const [r] = h.commit([[slot, cpu, seq, next]]);
+    if (r !== TxnResult.TARGET_STALE || i === 50) return r;
+    await h.settle(2);
+  }
 }
 
 let workers: Newcomer[] = [];
@@ -129,6 +146,50 @@ t.test('a latched successor waits behind the holder and starts when the holder p
   t.same(h.commit([[e.slot, 0, e.seq]]), [TxnResult.CPU_BUSY], 'so is a preemption while a successor waits');
   await sleep(50); // past the 20 ms latch timeout of a preemption
   t.equal(h.enclave.counters()!.latchTimeouts, 0, 'a queued latch never times out into a forced hand-off');
+});
+
+t.test('a task running unplaced is not latched or placed over a holder (TARGET_RUNNING)', async (t) => {
+  const h = new HandEnclave('latchrun');
+  t.teardown(() => release(h, workers));
+  const occ = occupancy(h);
+  const run = runState(h);
+  const a = await newcomer(h);
+  const b = await newcomer(h);
+  // B runs first, then sleeps in the kernel, which frees cpu 0 for A.
+  t.same(h.commit([[b.slot, 0, b.seq]]), [TxnResult.OK]);
+  await b.registered;
+  const bSpun = nextMessage(b.w, (m) => m.kind === 'did');
+  const sleepMs = 150;
+  const asleep = Date.now();
+  b.w.postMessage({ op: 'kernel-sleep', ms: sleepMs, thenSpin: true });
+  // The first block may be its event loop's, before the sleep: any of them frees cpu 0 for A.
+  await h.until((m) => m.type === MsgType.TASK_BLOCKED && m.slot === b.slot);
+  t.same(h.commit([[a.slot, 0, a.seq]]), [TxnResult.OK]);
+  await a.registered;
+  const aSpun = nextMessage(a.w, (m) => m.kind === 'spun');
+  a.w.postMessage({ op: 'spin', thenPark: true });
+  // B wakes up runnable on cpu 0 without a placement, as after any kernel block or
+  // preemption; A (SCHED_FIFO, spinning) keeps the cpu, so B waits in the kernel's queue.
+  await sleep(sleepMs + 100 - (Date.now() - asleep));
+  await h.settle(20);
+  t.equal(h.log.filter((m) => m.slot === b.slot).at(-1)!.type, MsgType.TASK_WAKEUP, "B's last word is a kernel wakeup");
+  await ensureHolds(h, occ, a.slot);
+  t.equal(run(b.slot), RunState.RUN, 'B is runnable and not parked');
+  t.equal(await commitLatest(h, b.slot, 0, true), TxnResult.TARGET_RUNNING, 'placeNext of a thread running unplaced behind a busy cpu is refused');
+  t.equal(await commitLatest(h, b.slot, 0), TxnResult.TARGET_RUNNING, 'and so is a preemption by it');
+  t.same(occ(0), { cur: a.slot + 1, next: 0 }, 'neither latched it: latched, it would share the cpu with A and could leave on its own');
+
+  // What the agent loop does with it: park it (silently: the policy has it queued).
+  h.enclave.channel.requestPark(new Task(b.slot, 0, 0), 'silent');
+  a.stopSpin(); // A parks; B gets the cpu from Linux and honours the park at once
+  await aSpun;
+  for (let i = 0; i < 200 && run(b.slot) === RunState.RUN; i++) await sleep(5);
+  t.not(run(b.slot), RunState.RUN, 'B parked');
+  t.same(occ(0), { cur: 0, next: 0 }, 'and holds nothing');
+  t.equal(await commitLatest(h, b.slot, 0), TxnResult.OK, 'parked, it is placed like any queued task');
+  b.stopSpin();
+  await bSpun;
+  t.pass('B ran to the end of its step');
 });
 
 for (const graceUs of [0, 50_000]) {
