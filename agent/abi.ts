@@ -85,9 +85,8 @@ export enum TxnResult {
   INVALID_CPU = 7,
   CPU_BUSY = 8,
   NO_AGENT = 9,
-  TARGET_RUNNING = 10,
 }
-export const TXN_RESULT_COUNT = 11;
+export const TXN_RESULT_COUNT = 10;
 
 export enum EnclaveState {
   NO_AGENT = 0,
@@ -186,5 +185,4 @@ export const TXN_RESULT_NAMES: Record<number, string> = {
   [TxnResult.INVALID_CPU]: 'INVALID_CPU',
   [TxnResult.CPU_BUSY]: 'CPU_BUSY',
   [TxnResult.NO_AGENT]: 'NO_AGENT',
-  [TxnResult.TARGET_RUNNING]: 'TARGET_RUNNING',
 };

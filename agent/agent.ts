@@ -341,8 +341,6 @@ export class Agent implements ScheduleContext {
         this.log?.info({ txn: { slot: t.task.slot, tid: t.task.tid, cpu: t.cpu, barrier: t.barrier, result: txnResultName(t.result) } }, 'trace txn');
       }
       if (t.result !== TxnResult.OK) {
-        // Running unplaced behind a busy cpu: park it (enforce), so the retry can latch it.
-        if (t.result === TxnResult.TARGET_RUNNING && t.task.cpu < 0) this.unplacedRunning.add(t.task);
         this.failTxn(t);
         continue;
       }
@@ -352,7 +350,7 @@ export class Agent implements ScheduleContext {
         this.vacate(t.task);
         t.task.cpu = t.cpu;
         this.nextTask.set(t.cpu, t.task);
-        this.unplacedRunning.delete(t.task);
+        // If it is running unplaced it stays in unplacedRunning: enforce parks it, and it waits latched.
         this.guard('txnCommitted', () => this.policy.txnCommitted(t.task, t.cpu));
         continue;
       }
@@ -377,10 +375,10 @@ export class Agent implements ScheduleContext {
     this.guard('txnFailed', () => this.policy.txnFailed(t.task, t.cpu, t.result));
   }
 
-  /** Tasks the kernel is running without a placement get parked (silently: the policy already has them queued). */
+  /** Tasks the kernel is running without a placement, or latched but not started, get parked (silently: the policy already has them). */
   private enforce(): void {
     for (const task of this.unplacedRunning) {
-      if (task.cpu < 0) {
+      if (task.cpu < 0 || this.nextTask.get(task.cpu) === task) {
         this.stats.silentParks++;
         this.channel.requestPark(task, 'silent');
       }

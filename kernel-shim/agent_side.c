@@ -370,6 +370,10 @@ int syr_agent_request_park(struct syr_agent *a, uint32_t slot, uint32_t kind)
 	}
 	/* The cooperative flag first: a thread at a checkpoint() sees it without the signal. */
 	uint32_t word = (syr_run_gen(run) << 2) | kind;
+	/* The same silent park still standing: its signal is on its way (the thread has not
+	 * had the cpu to take it yet); another would only queue behind it. */
+	if (kind == SYR_PREEMPT_SILENT && __atomic_load_n(&t->preempt, __ATOMIC_SEQ_CST) == word)
+		return 1;
 	__atomic_store_n(&t->preempt, word, __ATOMIC_SEQ_CST);
 	/* With a grace period the signal waits: a thread that reaches a checkpoint() first
 	 * leaves for the price of a load instead of a signal delivery. SILENT parks do not
@@ -408,6 +412,9 @@ static int32_t commit_one(struct syr_agent *a, struct syr_txn_req *q, uint64_t *
 		return SYR_TXN_CPU_BUSY;
 	batch[q->cpu / 64] |= 1ull << (q->cpu % 64);
 	struct syr_kstat *ks = &a->m.ks[q->slot];
+	/* The run word first: a park or yield from here on moves its gen, so the start below
+	 * cannot release a thread that left after these checks passed. */
+	uint32_t run0 = __atomic_load_n(&t->run, __ATOMIC_SEQ_CST);
 	if (__atomic_load_n(&ks->barrier, __ATOMIC_SEQ_CST) != q->barrier)
 		return SYR_TXN_TARGET_STALE;
 	if ((__atomic_load_n(&t->wstate, __ATOMIC_SEQ_CST) & SYR_WF_BLOCKED) ||
@@ -415,16 +422,9 @@ static int32_t commit_one(struct syr_agent *a, struct syr_txn_req *q, uint64_t *
 		return SYR_TXN_TARGET_NOT_RUNNABLE;
 	if (syr_holds(r, q->slot, t->cpu))
 		return SYR_TXN_TARGET_ONCPU;
-	uint32_t run0 = __atomic_load_n(&t->run, __ATOMIC_SEQ_CST);
 	if (syr_run_state(run0) == SYR_RUN_DETACHED)
 		return SYR_TXN_NO_AGENT;
 	struct syr_cpu *c = &r->cpus[q->cpu];
-	/* A successor must be parked while it waits: one running unplaced (after a kernel
-	 * wakeup or preemption) would share the cpu with the holder, and could park or yield
-	 * on its own while still latched. The agent parks it; the policy tries again.
-	 * Only the agent fills an idle cpu, so cur read 0 here means occupy finds it idle. */
-	if (syr_run_state(run0) == SYR_RUN_RUN && __atomic_load_n(&c->cur, __ATOMIC_SEQ_CST) != 0)
-		return SYR_TXN_TARGET_RUNNING;
 
 	/* Placement is affinity: pin first, so the thread wakes (or keeps running) on the target. */
 	if (t->aff_cpu != q->cpu) {

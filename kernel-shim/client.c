@@ -545,6 +545,11 @@ static int honour_preempt(struct syr_client *c, int slot, uint32_t cause)
 	if (p == 0)
 		return 0;
 	uint32_t gen = p >> 2, kind = p & 3;
+	int cpu = t->cpu;
+	/* Whether it held its cpu, read before it parks: a silent park of a successor latched
+	 * while it ran unplaced must not give up a cpu that the holder hands it after the
+	 * run-word CAS below (the hand-over then starts it at the new gen, and it runs). */
+	bool held = syr_is_holder(c->m.r, (uint32_t)slot, cpu);
 	uint32_t run = __atomic_load_n(&t->run, __ATOMIC_SEQ_CST);
 	if (syr_run_gen(run) != gen || syr_run_state(run) != SYR_RUN_RUN) {
 		__atomic_compare_exchange_n(&t->preempt, &p, 0, false, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
@@ -557,7 +562,6 @@ static int honour_preempt(struct syr_client *c, int slot, uint32_t cause)
 		return 0;
 	}
 	__atomic_compare_exchange_n(&t->preempt, &p, 0, false, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
-	int cpu = t->cpu;
 	if (kind == SYR_PREEMPT_YIELD) {
 		syr_me.in_call = 1;
 		syr_lock(&t->lock);
@@ -565,7 +569,7 @@ static int honour_preempt(struct syr_client *c, int slot, uint32_t cause)
 		syr_cring_post(&c->m, (uint32_t)slot, SYR_MSG_TASK_PREEMPT, SYR_SRC_CLIENT, cpu, cause);
 		syr_unlock(&t->lock);
 		syr_me.in_call = 0;
-	} else {
+	} else if (held) {
 		syr_leave_cpu(c->m.r, (uint32_t)slot, cpu);
 	}
 	wait_placed(c, slot);

@@ -109,6 +109,14 @@ int syr_occupy(struct syr_region *r, uint32_t slot, int cpu, uint32_t *victim)
 	}
 }
 
+/* Does slot hold cpu (not merely wait latched on it)? */
+bool syr_is_holder(struct syr_region *r, uint32_t slot, int cpu)
+{
+	if (cpu < 0 || cpu >= SYR_MAX_CPUS)
+		return false;
+	return occ_cur(__atomic_load_n(occ_word(&r->cpus[cpu]), __ATOMIC_SEQ_CST)) == slot + 1;
+}
+
 /* Agent side: is slot holding or latched on cpu? */
 bool syr_holds(struct syr_region *r, uint32_t slot, int cpu)
 {

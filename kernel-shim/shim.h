@@ -65,6 +65,7 @@ bool syr_vacate(struct syr_region *r, uint32_t slot, int cpu);
 /* Agent side: claim cpu for slot: 0 = idle cpu taken, 1 = latched behind *victim, -1 = a successor is already latched. */
 int syr_occupy(struct syr_region *r, uint32_t slot, int cpu, uint32_t *victim);
 bool syr_holds(struct syr_region *r, uint32_t slot, int cpu);
+bool syr_is_holder(struct syr_region *r, uint32_t slot, int cpu);
 /* Slot no longer waits latched on cpu (it died, or left on its own). True if it was latched. */
 bool syr_unlatch(struct syr_region *r, uint32_t slot, int cpu);
 uint32_t syr_force_handoff(struct syr_region *r, int cpu);

@@ -173,8 +173,7 @@ enum syr_txn_result {
 	SYR_TXN_INVALID_CPU = 7,        /* target cpu outside the enclave */
 	SYR_TXN_CPU_BUSY = 8,           /* another txn in this batch, or a preemption in flight, holds the cpu */
 	SYR_TXN_NO_AGENT = 9,           /* enclave detached */
-	SYR_TXN_TARGET_RUNNING = 10,    /* running unplaced: it can wait behind a busy cpu's holder only once parked */
-	SYR_TXN_RESULT_COUNT = 11,
+	SYR_TXN_RESULT_COUNT = 10,
 };
 
 /* syr_txn_req.flags */

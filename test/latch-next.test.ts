@@ -3,7 +3,7 @@ import t from 'tap';
 import { execFileSync, spawn } from 'node:child_process';
 import path from 'node:path';
 import type { Worker } from 'node:worker_threads';
-import { CPU, MsgType, PreemptCause, REGION, RUN_STATE_MASK, RunState, TASK, TxnResult } from '../agent/abi.ts';
+import { CPU, MsgSrc, MsgType, PreemptCause, REGION, RUN_STATE_MASK, RunState, TASK, TxnResult } from '../agent/abi.ts';
 import { native } from '../agent/native.ts';
 import { attach } from '../client/index.ts';
 import { Task } from '../agent/task.ts';
@@ -148,7 +148,7 @@ t.test('a latched successor waits behind the holder and starts when the holder p
   t.equal(h.enclave.counters()!.latchTimeouts, 0, 'a queued latch never times out into a forced hand-off');
 });
 
-t.test('a task running unplaced is not latched or placed over a holder (TARGET_RUNNING)', async (t) => {
+t.test('a successor latched while it runs unplaced: parked, it waits for the hand-over; parking on its own, it drops the latch', async (t) => {
   const h = new HandEnclave('latchrun');
   t.teardown(() => release(h, workers));
   const occ = occupancy(h);
@@ -158,7 +158,6 @@ t.test('a task running unplaced is not latched or placed over a holder (TARGET_R
   // B runs first, then sleeps in the kernel, which frees cpu 0 for A.
   t.same(h.commit([[b.slot, 0, b.seq]]), [TxnResult.OK]);
   await b.registered;
-  const bSpun = nextMessage(b.w, (m) => m.kind === 'did');
   const sleepMs = 150;
   const asleep = Date.now();
   b.w.postMessage({ op: 'kernel-sleep', ms: sleepMs, thenSpin: true });
@@ -167,7 +166,7 @@ t.test('a task running unplaced is not latched or placed over a holder (TARGET_R
   t.same(h.commit([[a.slot, 0, a.seq]]), [TxnResult.OK]);
   await a.registered;
   const aSpun = nextMessage(a.w, (m) => m.kind === 'spun');
-  a.w.postMessage({ op: 'spin', thenPark: true });
+  a.w.postMessage({ op: 'spin' });
   // B wakes up runnable on cpu 0 without a placement, as after any kernel block or
   // preemption; A (SCHED_FIFO, spinning) keeps the cpu, so B waits in the kernel's queue.
   await sleep(sleepMs + 100 - (Date.now() - asleep));
@@ -175,21 +174,40 @@ t.test('a task running unplaced is not latched or placed over a holder (TARGET_R
   t.equal(h.log.filter((m) => m.slot === b.slot).at(-1)!.type, MsgType.TASK_WAKEUP, "B's last word is a kernel wakeup");
   await ensureHolds(h, occ, a.slot);
   t.equal(run(b.slot), RunState.RUN, 'B is runnable and not parked');
-  t.equal(await commitLatest(h, b.slot, 0, true), TxnResult.TARGET_RUNNING, 'placeNext of a thread running unplaced behind a busy cpu is refused');
-  t.equal(await commitLatest(h, b.slot, 0), TxnResult.TARGET_RUNNING, 'and so is a preemption by it');
-  t.same(occ(0), { cur: a.slot + 1, next: 0 }, 'neither latched it: latched, it would share the cpu with A and could leave on its own');
+  t.equal(await commitLatest(h, b.slot, 0, true), TxnResult.OK, 'B is latched behind A');
+  t.same(occ(0), { cur: a.slot + 1, next: b.slot + 1 });
 
-  // What the agent loop does with it: park it (silently: the policy has it queued).
+  // What the agent loop does with a latched task that runs: park it, silently.
   h.enclave.channel.requestPark(new Task(b.slot, 0, 0), 'silent');
-  a.stopSpin(); // A parks; B gets the cpu from Linux and honours the park at once
+  // A goes idle in the kernel (its event loop); the test does not drain, so for the shim A
+  // still holds cpu 0. Linux runs B, whose handler parks it without touching the latch.
+  a.stopSpin();
   await aSpun;
   for (let i = 0; i < 200 && run(b.slot) === RunState.RUN; i++) await sleep(5);
   t.not(run(b.slot), RunState.RUN, 'B parked');
-  t.same(occ(0), { cur: 0, next: 0 }, 'and holds nothing');
-  t.equal(await commitLatest(h, b.slot, 0), TxnResult.OK, 'parked, it is placed like any queued task');
-  b.stopSpin();
-  await bSpun;
-  t.pass('B ran to the end of its step');
+  t.same(occ(0), { cur: a.slot + 1, next: b.slot + 1 }, 'and still waits latched behind A');
+  await h.settle(20); // applies A's kernel block: A leaves, and its hand-over starts B
+  for (let i = 0; i < 200 && run(b.slot) !== RunState.RUN; i++) await sleep(5);
+  t.equal(run(b.slot), RunState.RUN, 'the hand-over started B');
+  t.same(occ(0), { cur: b.slot + 1, next: 0 });
+
+  // Now A runs unplaced (a message wakes its event loop) and is latched behind B; then,
+  // while B sleeps in the kernel (undrained), A parks on its own before the hand-over.
+  a.w.postMessage({ op: 'kernel-sleep', ms: 1, thenSpin: true, thenPark: true }); // its spin flag is already set: it parks
+  await h.until((m) => m.type === MsgType.TASK_WAKEUP && m.slot === a.slot);
+  await ensureHolds(h, occ, b.slot);
+  t.equal(run(a.slot), RunState.RUN, 'A is runnable and not parked');
+  t.equal(await commitLatest(h, a.slot, 0, true), TxnResult.OK, 'A is latched behind B');
+  t.same(occ(0), { cur: b.slot + 1, next: a.slot + 1 });
+  b.stopSpin(); // B's step ends; it blocks in its event loop and Linux runs A, which parks
+  for (let i = 0; i < 200 && (run(a.slot) === RunState.RUN || occ(0).next !== 0); i++) await sleep(5);
+  t.not(run(a.slot), RunState.RUN, 'A parked on its own');
+  t.same(occ(0), { cur: b.slot + 1, next: 0 }, 'and took itself off the latch as it left');
+  await h.settle(30); // applies B's kernel block: B leaves, with nobody to hand over to
+  t.same(occ(0), { cur: 0, next: 0 }, 'cpu 0 is idle');
+  await sleep(20);
+  t.not(run(a.slot), RunState.RUN, 'no stale hand-over started A');
+  t.ok(h.log.some((m) => m.type === MsgType.TASK_BLOCKED && m.slot === a.slot && m.src === MsgSrc.CLIENT), "A's park was posted");
 });
 
 for (const graceUs of [0, 50_000]) {

@@ -274,23 +274,19 @@ t.test('latchNext: a latched task gets its turn by the slice rule and the class 
   t.equal(h2.on(0), 3);
 });
 
-t.test('latchNext: a task running unplaced is refused a latch (TARGET_RUNNING), parked, then latched', async (t) => {
+t.test('latchNext: a task latched while the kernel runs it unplaced is parked by the agent', async (t) => {
   const h = new PolicyHarness(new ShinjukuPolicy({ latchNext: true, sliceUs: 50 }));
   h.newTask(1);
   h.step();
   h.newTask(2);
-  // The shim sees task 2 running without a placement (woken in the kernel, say) and will
-  // not latch it behind task 1 until it is parked.
-  let running = true;
-  h.fake.override = (txn) => (running && txn.task.slot === 2 ? TxnResult.TARGET_RUNNING : undefined);
-  t.same(h.step(), [failed(2, 0, TxnResult.TARGET_RUNNING)]);
-  t.same(h.parks(), [[2, 'silent']], 'the agent parks it, without a message');
-  t.equal(h.agent.nextOn(0), undefined, 'nothing is latched');
-  t.equal(h.policy.queueDepth(), 1, 'it is back in the queue');
-  running = false;
-  t.same(h.step(), [ok(2, 0)], 'parked, it is latched in the next iteration');
+  h.block(2);
+  h.fake.post(MsgType.TASK_WAKEUP, 2); // woken in the kernel: it runs, unplaced
+  t.same(h.step(), [ok(2, 0)], 'task 2 is latched behind task 1');
   t.equal(h.agent.nextOn(0)?.slot, 2);
-  t.equal(h.on(0), 1, 'task 1 still holds the cpu');
+  t.same(h.parks(), [[2, 'silent']], 'and parked without a message, so it waits instead of sharing the cpu');
+  h.newTask(3);
+  t.same(h.step(), []);
+  t.same(h.parks(), [], 'a task that was parked when latched is left alone');
 });
 
 t.test('latchNext: a latched task that dies frees the successor slot', async (t) => {
