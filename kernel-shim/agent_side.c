@@ -353,14 +353,33 @@ int syr_agent_drain(struct syr_agent *a, struct syr_msg *out, int cap)
 	return n;
 }
 
+static int request_park(struct syr_agent *a, uint32_t slot, uint32_t kind, bool holder_too);
+
 int syr_agent_request_park(struct syr_agent *a, uint32_t slot, uint32_t kind)
 {
 	if (slot >= a->o.max_tasks || (kind != SYR_PREEMPT_SILENT && kind != SYR_PREEMPT_YIELD))
 		return -EINVAL;
+	return request_park(a, slot, kind, false);
+}
+
+/*
+ * The agent loop asks for a silent park of a task it believes unplaced, or
+ * latched and not started. Its view lags the shim's by the messages still in
+ * flight: a latched task may already hold the cpu (its holder handed over).
+ * Parking that one silently would leave a cpu the loop is about to see as
+ * held, with no message ever to say otherwise; so a silent park never takes
+ * a holder, except at an upgrade hand-over (holder_too), which means it.
+ * The run gen is read before the check: a hand-over after it starts the task
+ * at gen + 1, which makes this request stale for the handler.
+ */
+static int request_park(struct syr_agent *a, uint32_t slot, uint32_t kind, bool holder_too)
+{
 	struct syr_region *r = a->m.r;
 	struct syr_task *t = &r->tasks[slot];
 	uint32_t run = __atomic_load_n(&t->run, __ATOMIC_SEQ_CST);
 	if (syr_run_state(run) != SYR_RUN_RUN || t->state != SYR_SLOT_ACTIVE)
+		return 0;
+	if (kind == SYR_PREEMPT_SILENT && !holder_too && syr_is_holder(r, slot, t->cpu))
 		return 0;
 	/* A queued successor waiting behind this thread now waits on a preemption: it may time out. */
 	int cpu = t->cpu;
@@ -818,7 +837,7 @@ void syr_agent_handover(struct syr_agent *a)
 	for (int i = 0; i < a->ncpus; i++) {
 		uint32_t cur = __atomic_load_n(&r->cpus[a->cpus[i]].cur, __ATOMIC_SEQ_CST);
 		if (cur)
-			syr_agent_request_park(a, cur - 1, SYR_PREEMPT_SILENT);
+			request_park(a, cur - 1, SYR_PREEMPT_SILENT, true);
 	}
 	uint64_t end = syr_now_ns() + 50ull * 1000 * 1000;
 	for (;;) {
