@@ -73,8 +73,9 @@ export interface ShinjukuOptions {
    * When every cpu is busy, latch the next task on a busy cpu so the holder
    * hands the cpu straight over when it parks. False: a
    * waiting task is placed only when the agent hears that a cpu is free.
-   * Default false: in one benchmark run with it on, a request was left
-   * unanswered at 8k req/s (bench/analysis.md), and that is not diagnosed yet.
+   * Default false: the loop/shim disagreements that stranded requests with it
+   * on are fixed (bench/analysis.md, third pass), but no sweep has run clean
+   * yet on the 2-vCPU VM (Shinjuku stalls at 3.7k req/s there with or without it).
    */
   latchNext?: boolean;
 }
