@@ -310,7 +310,7 @@ export class Agent implements ScheduleContext {
   private vacate(task: Task): void {
     const cpu = task.cpu;
     if (cpu >= 0 && this.nextTask.get(cpu) === task) {
-      // A latched successor that died before it started: the shim unlatched it.
+      // A latched successor that left before it started (died, blocked, parked): the shim unlatched it.
       this.nextTask.delete(cpu);
     } else if (cpu >= 0 && this.owner.get(cpu) === task) {
       this.owner.delete(cpu);

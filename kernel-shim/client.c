@@ -267,11 +267,11 @@ static bool enclave_live(struct syr_client *c)
 	       __atomic_load_n(&c->m.r->hdr.enclave_state, __ATOMIC_SEQ_CST) != SYR_ENC_NO_AGENT;
 }
 
-/* Move the run word to WAIT (keeping its gen), unless the enclave is detached. */
 /*
- * The thread leaves on its own: end its placement episode (gen + 1), so a
- * start meant for the episode it leaves (a placement or hand-over racing this
- * park or yield) cannot make it run again; it waits for a fresh placement.
+ * The thread leaves on its own: move the run word to WAIT (unless the enclave
+ * is detached) and end its placement episode (gen + 1), so a start meant for
+ * the episode it leaves (a placement or hand-over racing this park or yield)
+ * cannot make it run again; it waits for a fresh placement.
  */
 static void run_to_wait(struct syr_task *t)
 {

@@ -45,11 +45,12 @@ bool syr_start(struct syr_region *r, uint32_t slot, uint32_t gen)
 }
 
 /*
- * Replace holder `leaving` with its successor and start it. A successor is
- * parked when latched (the agent refuses to latch a running one), so in
- * practice it can only have moved on by dying; but if its gen no longer
- * matches it is not waiting for this cpu, and it leaves in turn, so the cpu
- * never stays held by a thread that is not there to run it.
+ * Replace holder `leaving` with its successor and start it. A successor that
+ * left on its own while latched (parked or yielded) normally took itself off
+ * the latch first (syr_vacate); one that did so only after this CAS promoted
+ * it has a newer gen than it was latched at, so the start does nothing and it
+ * leaves in turn: the cpu never stays held by a thread that is not there to
+ * run it, and a thread inside park() is never started by a stale hand-over.
  */
 static uint32_t hand_over(struct syr_region *r, uint64_t *w, uint32_t leaving, int cpu, bool need_next)
 {
@@ -81,10 +82,22 @@ uint32_t syr_leave_cpu(struct syr_region *r, uint32_t slot, int cpu)
 	return hand_over(r, occ_word(&r->cpus[cpu]), slot + 1, cpu, false);
 }
 
-bool syr_vacate(struct syr_region *r, uint32_t slot, int cpu)
+/* Slot no longer waits latched on cpu. */
+static void unlatch(struct syr_region *r, uint32_t slot, int cpu)
 {
-	bool was_latched = syr_unlatch(r, slot, cpu);
-	return syr_leave_cpu(r, slot, cpu) != 0 || was_latched;
+	if (cpu < 0 || cpu >= SYR_MAX_CPUS)
+		return;
+	uint64_t *w = occ_word(&r->cpus[cpu]);
+	uint64_t old = __atomic_load_n(w, __ATOMIC_SEQ_CST);
+	while (occ_next(old) == slot + 1 &&
+	       !__atomic_compare_exchange_n(w, &old, occ_make(occ_cur(old), 0), false, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST))
+		;
+}
+
+void syr_vacate(struct syr_region *r, uint32_t slot, int cpu)
+{
+	unlatch(r, slot, cpu);
+	syr_leave_cpu(r, slot, cpu);
 }
 
 /* Agent side: claim cpu for slot. 0 = placed on an idle cpu, 1 = latched behind holder *victim, <0 = busy. */
@@ -124,20 +137,6 @@ bool syr_holds(struct syr_region *r, uint32_t slot, int cpu)
 		return false;
 	uint64_t v = __atomic_load_n(occ_word(&r->cpus[cpu]), __ATOMIC_SEQ_CST);
 	return occ_cur(v) == slot + 1 || occ_next(v) == slot + 1;
-}
-
-bool syr_unlatch(struct syr_region *r, uint32_t slot, int cpu)
-{
-	if (cpu < 0 || cpu >= SYR_MAX_CPUS)
-		return false;
-	uint64_t *w = occ_word(&r->cpus[cpu]);
-	uint64_t old = __atomic_load_n(w, __ATOMIC_SEQ_CST);
-	while (occ_next(old) == slot + 1) {
-		if (__atomic_compare_exchange_n(w, &old, occ_make(occ_cur(old), 0), false, __ATOMIC_SEQ_CST,
-						__ATOMIC_SEQ_CST))
-			return true;
-	}
-	return false;
 }
 
 /* Agent side: a latched successor waited too long for its victim; give it the cpu anyway. */

@@ -60,14 +60,12 @@ static inline uint32_t syr_run_state(uint32_t run) { return run & SYR_RUN_STATE_
 bool syr_start(struct syr_region *r, uint32_t slot, uint32_t gen);
 /* Task `slot` gives up `cpu`: hand it to the latched successor, or mark it idle. Returns the successor slot+1 or 0. */
 uint32_t syr_leave_cpu(struct syr_region *r, uint32_t slot, int cpu);
-/* Task `slot` neither holds `cpu` nor waits latched on it any more. True if it did either. */
-bool syr_vacate(struct syr_region *r, uint32_t slot, int cpu);
+/* Task `slot` neither holds `cpu` nor waits latched on it any more (it left: died, blocked, parked, yielded). */
+void syr_vacate(struct syr_region *r, uint32_t slot, int cpu);
 /* Agent side: claim cpu for slot: 0 = idle cpu taken, 1 = latched behind *victim, -1 = a successor is already latched. */
 int syr_occupy(struct syr_region *r, uint32_t slot, int cpu, uint32_t *victim);
 bool syr_holds(struct syr_region *r, uint32_t slot, int cpu);
 bool syr_is_holder(struct syr_region *r, uint32_t slot, int cpu);
-/* Slot no longer waits latched on cpu (it died, or left on its own). True if it was latched. */
-bool syr_unlatch(struct syr_region *r, uint32_t slot, int cpu);
 uint32_t syr_force_handoff(struct syr_region *r, int cpu);
 /* A client-ring cell's {seq, owner} pair, read and CASed as one 64-bit word (see region.c). */
 static inline uint64_t *syr_cell_word(struct syr_cring_cell *c)
