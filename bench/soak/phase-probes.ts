@@ -1,4 +1,4 @@
-// phase-probes.ts: deterministic reproductions of the shim weaknesses the soak found, each measured, then recovered by stopping the agent.
+// phase-probes.ts: deterministic replays of the shim bugs the soak found (all fixed), each checking the fix holds, then recovered by stopping the agent.
 import { spawnSync } from 'node:child_process';
 import { Worker } from 'node:worker_threads';
 import { MsgSrc, MsgType } from '../../agent/abi.ts';
@@ -12,10 +12,10 @@ const BOOT = new URL('../../client/thread-boot.mjs', import.meta.url);
 /**
  * A thread unregisters and registers again before the agent has freed its old
  * slot (the agent is stopped meanwhile, so both messages reach it in one
- * drain). The agent's release of the old slot deletes the tid the new
- * registration just put in the BPF map; when the thread then exits, no
- * TASK_DEAD comes, the slot is never freed, and the cpu stays owned by a
- * thread that no longer exists.
+ * drain). Before the fix (forget_tid in agent_side.c) the agent's release of
+ * the old slot deleted the tid the new registration had just put in the BPF
+ * map; when the thread then exited, no TASK_DEAD came, the slot was never
+ * freed, and the cpu stayed owned by a thread that no longer existed.
  */
 export async function reregisterProbe(ctx: SoakContext): Promise<PhaseResult> {
   const { cfg } = ctx;
@@ -48,10 +48,10 @@ export async function reregisterProbe(ctx: SoakContext): Promise<PhaseResult> {
   await agent.stop(); // closing the enclave hands every thread back to Linux
   const f = svc instanceof Error ? undefined : await svc.stop(5000);
   const checks: Check[] = [
-    { what: 're-registered thread is in the BPF tid map', ok: mapWhileRegistered === 1, detail: `tid map entries ${mapWhileRegistered}`, knownBug: 'rereg' },
-    { what: 'its slot is freed when it exits registered', ok: (slots?.inUse ?? -1) === 0, detail: `slots in use after exit: ${slots?.inUse}`, knownBug: 'rereg' },
-    { what: 'the cpu is not left to the dead thread', ok: holder.slot < 0, detail: holder.slot >= 0 ? `cpu ${cfg.cpu} still owned by slot ${holder.slot}, whose thread has exited` : 'free', knownBug: 'rereg' },
-    { what: 'a new service thread registers and is served afterwards', ok: newcomerServed, detail: svc instanceof Error ? svc.message : undefined, knownBug: 'rereg' },
+    { what: 're-registered thread is in the BPF tid map', ok: mapWhileRegistered === 1, detail: `tid map entries ${mapWhileRegistered}` },
+    { what: 'its slot is freed when it exits registered', ok: (slots?.inUse ?? -1) === 0, detail: `slots in use after exit: ${slots?.inUse}` },
+    { what: 'the cpu is not left to the dead thread', ok: holder.slot < 0, detail: holder.slot >= 0 ? `cpu ${cfg.cpu} still owned by slot ${holder.slot}, whose thread has exited` : 'free' },
+    { what: 'a new service thread registers and is served afterwards', ok: newcomerServed, detail: svc instanceof Error ? svc.message : undefined },
     { what: 'stopping the agent releases everything (no request lost)', ok: !f || f.sent === f.served, detail: f ? `${f.served}/${f.sent}` : undefined },
   ];
   return {
@@ -68,9 +68,10 @@ export async function reregisterProbe(ctx: SoakContext): Promise<PhaseResult> {
 
 /**
  * A message with a valid slot and tid but a seqnum far ahead of the task's
- * barrier: it is held, then delivered when the reorder timeout skips the
- * "gap", and from then on every genuine message of the task is older than
- * the expected seqnum and dropped as a duplicate.
+ * barrier. Before the fix (accept() rejects seq > barrier) it was held, then
+ * delivered when the reorder timeout skipped the "gap", and from then on every
+ * genuine message of the task was older than the expected seqnum and dropped
+ * as a duplicate.
  */
 export async function futureSeqProbe(ctx: SoakContext): Promise<PhaseResult> {
   const { cfg } = ctx;
@@ -93,8 +94,8 @@ export async function futureSeqProbe(ctx: SoakContext): Promise<PhaseResult> {
   const f = await svc.stop(10000);
   const stale = (fin?.totals.txnResults.TARGET_STALE as number | undefined) ?? 0;
   const checks: Check[] = [
-    { what: 'the forged message is rejected', ok: progressed.every(Boolean), detail: `workers progressing in the 2 s after: ${progressed.join(',')}`, knownBug: 'fseq' },
-    { what: 'the agent does not spin on a doomed transaction', ok: stale < 1e5, detail: `TARGET_STALE results: ${stale}`, knownBug: 'fseq' },
+    { what: 'the forged message is rejected', ok: progressed.every(Boolean), detail: `workers progressing in the 2 s after: ${progressed.join(',')}` },
+    { what: 'the agent does not spin on a doomed transaction', ok: stale < 1e5, detail: `TARGET_STALE results: ${stale}` },
     { what: 'stopping the agent releases everything (no request lost)', ok: f.sent === f.served, detail: `${f.served}/${f.sent}` },
   ];
   return {

@@ -31,8 +31,6 @@ export interface Check {
   what: string;
   ok: boolean;
   detail?: string;
-  /** A check that fails because of a known shim bug (reported in findings), not because the harness is wrong. */
-  knownBug?: string;
 }
 
 export interface LoadTally {

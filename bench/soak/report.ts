@@ -1,4 +1,4 @@
-// report.ts: the soak report as terminal text and as docs/reliability.md (measured numbers, checks, and the shim bugs the probes reproduce).
+// report.ts: the soak report as terminal text and as docs/reliability.md (measured numbers, checks, and the fixed shim bugs the probes replay).
 import type { Check, PhaseResult, SoakConfig } from './phase.ts';
 import type { ResourceSample } from './resources.ts';
 
@@ -12,44 +12,41 @@ export interface SoakReport {
 }
 
 /** The shim weaknesses a check can be explained by: where, what happens, the probe that reproduces it. */
-export const KNOWN_BUGS: Record<string, { title: string; where: string; text: string }> = {
-  rereg: {
-    title: 'Re-registering right after unregister() loses the thread\'s tid-map entry',
-    where: 'kernel-shim/agent_side.c, syr_agent_release_slot()',
+/** The shim bugs the soak found, all fixed; the probes replay them and fail if one comes back. */
+const FIXED_BUGS: { title: string; probe: string; text: string }[] = [
+  {
+    title: "Re-registering right after unregister() lost the thread's tid-map entry",
+    probe: 'probe-rereg',
     text:
-      'A thread that calls unregister() and then register() before the agent has freed its old slot gets a new slot, and both messages reach the agent in one drain. ' +
-      'apply() adds the tid to the BPF tid map for the new TASK_NEW. Then the policy\'s taskDeparted for the old slot runs, and releaseTask() calls syr_agent_release_slot(), which does bpf_map_delete_elem(tids, &tid) by tid alone. That deletes the new registration\'s entry. ' +
-      'From then on BPF reports nothing for that thread: no TASK_BLOCKED, TASK_PREEMPT or TASK_WAKEUP, and no runtime. When it exits, no TASK_DEAD is posted. Its slot stays ACTIVE for good, and the cpu it held stays owned (cpus[].cur) by a thread that no longer exists. On a one-cpu enclave nothing is placed again. ' +
-      'The churn soak hit this within seconds when churn threads re-registered at once, so the churn phase waits for the old slot to be FREE before registering again. probe-rereg reproduces the bug deterministically (it stops the agent between the two calls). ' +
-      'A recycled tid can trip the same delete: pid_max is 32768 on this VM. Suggested fix: delete only when the map still maps the tid to this slot, or skip the delete for DEPARTED slots, because apply() has already removed the entry.',
+      "The agent's release of the old slot deleted the BPF tid-map entry by tid alone, which was the new registration's entry: BPF went silent for that thread, no TASK_DEAD came when it exited, and the cpu it held stayed owned by a dead thread. " +
+      'Fixed in kernel-shim/agent_side.c (forget_tid): the entry is deleted only while it still maps the tid to the slot being released.',
   },
-  fseq: {
-    title: 'A message with a future seqnum wedges its task, and FIFO then livelocks the enclave',
-    where: 'kernel-shim/agent_side.c, accept() / expire_held(); policies/fifo.ts, txnFailed()',
+  {
+    title: 'A message with a future seqnum wedged its task, and FIFO then livelocked the enclave',
+    probe: 'probe-future-seq',
     text:
-      'A client-ring message with a valid slot and tid but a seqnum ahead of the task\'s barrier is held. After reorder_timeout expire_held() treats it as a gap, delivers it, and moves expect[] past it. From then on every genuine message of that task is older than expect[] and is dropped as a duplicate, and task.seq never matches the barrier again. ' +
-      'FIFO\'s txnFailed() puts a TARGET_STALE task back at the head of the queue, so the agent commits the same doomed placement on every loop iteration: hundreds of millions of TARGET_STALE results, the agent cpu at 100 %, and no other task on that cpu is ever placed. ' +
-      'A genuine message can never be ahead of ks->barrier, because the barrier is bumped before the post. So accept() could reject seq > barrier as a bad message. Separately, FIFO could wait for the next message after a STALE result instead of retrying in a tight loop.',
+      'A forged client-ring message ahead of the task\'s barrier was held, delivered when the reorder timeout skipped the "gap", and from then on every genuine message was dropped as a duplicate; FIFO retried the doomed placement on every iteration. ' +
+      'Fixed in accept(): a genuine message is never ahead of the barrier (both producers bump it before publishing), so one that is counts as bad.',
   },
-  cell: {
-    title: 'A client-ring cell claimed and never published blocks every later client message',
-    where: 'kernel-shim/region.c, syr_cring_post(); kernel-shim/agent_side.c, drain_cring()',
+  {
+    title: 'A client-ring cell claimed and never published blocked every later client message',
+    probe: 'probe-unpublished-cell',
     text:
-      'The client ring is a Vyukov MPSC queue, and its consumer waits in order. A producer that is SIGKILLed or SIGSTOPped between the CAS on tail and the store of cell.seq, or a thread descheduled there, leaves a hole. drain_cring() stops at that hole, so no later TASK_NEW, TASK_WAKEUP or TASK_BLOCKED from any process reaches the agent. A killed producer leaves the hole for good, and once the ring is full, producers drop messages after 100 ms each. ' +
-      'The window is a few stores plus clock_gettime(), so a random kill rarely hits it, and the client-kill phase did not. probe-unpublished-cell shows the effect. Suggested fix: the agent skips a cell that stays claimed past a timeout, with a generation in the cell so that a late publish cannot be taken for a new message.',
+      'A producer killed between claiming a cell and publishing it left a hole the agent waited at for good. ' +
+      'Fixed in kernel-shim/region.c and drain_cring(): a producer claims the cell itself ({seq, owner tid}), and after 5 ms at the head the agent skips the cell if its owner is dead.',
   },
-  owner: {
-    title: 'Task handles are not checked against the calling thread',
-    where: 'client/index.ts, SyrupTask.unregister() / park() / yield(); kernel-shim/client.c',
+  {
+    title: 'Task handles were not checked against the calling thread',
+    probe: 'bad-inputs (api checks)',
     text:
-      'The native calls act on the calling thread\'s own registration (TLS), and SyrupTask never checks that it belongs to that registration. A stale handle from the same thread\'s earlier registration, or one built for another thread\'s slot, unregisters (or parks) the caller\'s current registration instead of being refused. NOT_OWNER is defined in kernel-shim/region.c, but nothing returns it. ' +
-      'Another thread\'s registration cannot be touched this way, so the damage stays within the caller. Suggested fix: compare this.slot and this.tid with native.clientMySlot() and gettid(), and throw NOT_OWNER when they differ.',
+      "A stale handle from an earlier registration, or one rebuilt for another thread's slot, unregistered or parked the caller's current registration. " +
+      'Fixed in client/index.ts: a handle that is not the calling thread\'s live registration is refused with NOT_OWNER.',
   },
-};
+];
 
 const ms = (us: number) => (us / 1000).toFixed(us < 10_000 ? 2 : 0);
 const mib = (kb: number) => (kb / 1024).toFixed(1);
-const mark = (c: Check) => (c.ok ? 'ok' : c.knownBug ? 'KNOWN BUG' : 'FAIL');
+const mark = (c: Check) => (c.ok ? 'ok' : 'FAIL');
 
 export function renderText(r: SoakReport): string {
   const out: string[] = [`Syrup soak: ${r.command} (${r.seconds.toFixed(0)} s)`, ''];
@@ -69,7 +66,7 @@ export function renderText(r: SoakReport): string {
     out.push('');
   }
   const failed = r.phases.flatMap((p) => p.checks.filter((c) => !c.ok));
-  out.push(`checks: ${r.phases.reduce((a, p) => a + p.checks.length, 0)}, failed ${failed.filter((c) => !c.knownBug).length}, known bugs reproduced ${failed.filter((c) => c.knownBug).length}`);
+  out.push(`checks: ${r.phases.reduce((a, p) => a + p.checks.length, 0)}, failed ${failed.length}`);
   return out.join('\n') + '\n';
 }
 
@@ -106,7 +103,7 @@ export function renderMarkdown(r: SoakReport): string {
   for (const p of r.phases) {
     const l = p.load;
     const bad = p.checks.filter((c) => !c.ok);
-    const res = bad.length === 0 ? 'all pass' : bad.every((c) => c.knownBug) ? `${bad.length} known bug` : `${bad.filter((c) => !c.knownBug).length} FAIL`;
+    const res = bad.length === 0 ? 'all pass' : `${bad.length} FAIL`;
     o.push(`| ${p.title} | ${p.injected.replace(/\|/g, '/')} | ${l?.sent ?? '-'} | ${l?.answered ?? '-'} | ${l ? l.lost : '-'} | ${l?.answeredPerS ?? '-'} | ${l ? `${ms(l.latency.p99Us)} / ${ms(l.latency.maxUs)}` : '-'} | ${res} |`);
   }
   const lost = r.phases.filter((p) => !p.phase.startsWith('probe')).reduce((a, p) => a + (p.load?.lost ?? 0), 0);
@@ -118,7 +115,7 @@ export function renderMarkdown(r: SoakReport): string {
     o.push('## Thread churn', '');
     o.push(
       `For ${minutes} min, ${r.config.churnThreads} short-lived threads at a time each registered ${r.config.churnCycles} times, and the request load kept running throughout. Each registration ran, yielded once, and unregistered. Every other thread ended its last registration by exiting while still registered, so its slot had to come back through BPF's TASK_DEAD. ` +
-        `A thread registers again only after the agent has freed its previous slot. Registering at once trips the tid-map bug described under "Bugs found", and that wedged the enclave within seconds in the first runs. ` +
+        `A thread registers again only after the agent has freed its previous slot. Registering at once tripped the tid-map bug listed under "Bugs the soak found", which wedged the enclave within seconds in the first runs; it is fixed, and probe-rereg replays that case. ` +
         `Totals: ${churn.facts.threadsStarted} threads, ${churn.facts.registrations} registrations (${churn.facts.registrationsPerS}/s), ${churn.facts.exitedRegistered} exits while registered.`,
       '',
     );
@@ -177,18 +174,11 @@ export function renderMarkdown(r: SoakReport): string {
   }
 
   const probes = r.phases.filter((p) => p.phase.startsWith('probe'));
-  const bugs = new Set(r.phases.flatMap((p) => p.checks.filter((c) => !c.ok && c.knownBug).map((c) => c.knownBug!)));
-  if (r.phases.some((p) => p.findings.some((f) => f.startsWith('SyrupTask')))) bugs.add('owner');
-  o.push('## Bugs found', '');
-  if (bugs.size === 0) o.push('None reproduced in this run.', '');
-  for (const id of ['rereg', 'fseq', 'cell', 'owner']) {
-    if (!bugs.has(id)) continue;
-    const b = KNOWN_BUGS[id];
-    o.push(`### ${b.title}`, '', `Where: ${b.where}.`, '', b.text, '');
-  }
+  o.push('## Bugs the soak found (all fixed)', '');
+  for (const b of FIXED_BUGS) o.push(`### ${b.title}`, '', `${b.text} Replayed by ${b.probe}; a failed check there means it is back.`, '');
   if (probes.length) {
     o.push(
-      'The probes below reproduce these bugs one at a time. Each probe stops its agent at the end, which hands every thread back to Linux. That is why the stuck requests in the summary table are answered in the end; the latency columns show how long they were stuck.',
+      'The probes below replay these cases one at a time. Each probe stops its agent at the end, which hands every thread back to Linux, so a request that a regression left stuck is still answered in the end; the latency columns would show how long it was stuck.',
       '',
     );
   }
@@ -197,7 +187,7 @@ export function renderMarkdown(r: SoakReport): string {
     o.push(...checksTable(p), '');
   }
   // The policy-throws finding is the subject of its own section above.
-  const other = r.phases.filter((p) => p.phase !== 'policy-throws').flatMap((p) => p.findings.filter((f) => !f.startsWith('SyrupTask')));
+  const other = r.phases.filter((p) => p.phase !== 'policy-throws').flatMap((p) => p.findings);
   if (other.length) {
     o.push('## Other findings', '');
     for (const f of other) o.push(`- ${f}`);
