@@ -207,13 +207,13 @@ export class SyrupDaemon {
       case 'list':
         return this.list();
       case 'mapGet': {
-        const m = this.owned(conn, req.policy).userMap(req.map);
+        const m = this.owned(conn, req.policy).userMap(req.map, 'read');
         const key = sized(req.key, m.keySize, 'request.key');
         const v = netAddon.mapLookup(m.fd, key, valueBytes(m.type, m.valueSize, this.possibleCpus));
         return { value: v ? v.toString('base64') : null };
       }
       case 'mapSet': {
-        const m = this.owned(conn, req.policy).userMap(req.map);
+        const m = this.owned(conn, req.policy).userMap(req.map, 'write');
         const key = sized(req.key, m.keySize, 'request.key');
         const value = sized(req.value, valueBytes(m.type, m.valueSize, this.possibleCpus), 'request.value');
         try {
@@ -224,7 +224,7 @@ export class SyrupDaemon {
         return {};
       }
       case 'mapDelete': {
-        const m = this.owned(conn, req.policy).userMap(req.map);
+        const m = this.owned(conn, req.policy).userMap(req.map, 'write');
         try {
           return { deleted: netAddon.mapDelete(m.fd, sized(req.key, m.keySize, 'request.key')) };
         } catch (err) {
@@ -232,7 +232,7 @@ export class SyrupDaemon {
         }
       }
       case 'mapKeys': {
-        const m = this.owned(conn, req.policy).userMap(req.map);
+        const m = this.owned(conn, req.policy).userMap(req.map, 'read');
         const keys: string[] = [];
         let k: Buffer | null = null;
         while ((k = netAddon.mapNextKey(m.fd, k, m.keySize)) !== null && keys.length < 65536) keys.push(k.toString('base64'));

@@ -313,9 +313,17 @@ export class Deployment {
     this.undo.push(() => netAddon.closeFd(link));
   }
 
-  /** Map handle for daemon-side map access (apps without BPF rights). */
-  userMap(name: string): MapEntry {
-    return this.map(name);
+  /**
+   * Map handle for daemon-side map access (apps without BPF rights). The
+   * wrapper's own maps (syr_*) are read-only there: syr_executors holds fds of
+   * syrupd's own fd table, and a write would act with syrupd's authority.
+   */
+  userMap(name: string, access: 'read' | 'write'): MapEntry {
+    const m = this.map(name);
+    if (access === 'write' && name.startsWith('syr_')) {
+      throw new SyrupError('EPERM', `map ${name} belongs to syrupd's wrapper of policy ${this.id}; requests may read it, not change it`);
+    }
+    return m;
   }
 
   describe(): PolicyDescription {

@@ -1,4 +1,5 @@
 // net-bad-input.test.ts: compile errors, verifier rejections and malformed, unknown or oversized requests each get their own clear error, and syrupd keeps serving.
+import { execFileSync } from 'node:child_process';
 import net from 'node:net';
 import t from 'tap';
 import { SyrupClient } from '../net/client.ts';
@@ -101,5 +102,37 @@ t.test('bad input gets a clear error and the daemon survives', async (t) => {
 
   const ok = await deploy(policyPath('round_robin.c'));
   t.equal(ok.description.hook, 'socket_select', 'the daemon still deploys for others');
+
+  // The wrapper's own maps: readable through requests, never writable (syr_executors holds syrupd's fds).
+  const id = ok.description.id;
+  const k0 = Buffer.alloc(4).toString('base64');
+  await t.rejects(client.request('mapSet', { policy: id, map: 'syr_executors', key: k0, value: Buffer.alloc(8).toString('base64') }), {
+    code: 'EPERM',
+    message: /map syr_executors belongs to syrupd's wrapper/,
+  }, 'a write to syr_executors is refused');
+  await t.rejects(client.request('mapDelete', { policy: id, map: 'syr_counters', key: k0 }), { code: 'EPERM' }, 'so is a delete from syr_counters');
+  const counters = (await client.request('mapGet', { policy: id, map: 'syr_counters', key: k0 })) as { value: string | null };
+  t.type(counters.value, 'string', 'the owner still reads its counters');
   t.equal(d.proc.exitCode, null, 'syrupd is still running');
+});
+
+t.test('running out of file descriptors: syrupd survives the connections it cannot accept and serves again', async (t) => {
+  const d = await startSyrupd(t);
+  // Each connection costs syrupd a socket and a pidfd: a low limit runs out after a few.
+  execFileSync('prlimit', ['--nofile=48', '--pid', String(d.proc.pid)]);
+  const socks: net.Socket[] = [];
+  t.teardown(() => socks.forEach((s) => s.destroy()));
+  for (let i = 0; i < 60; i++) {
+    const s = net.createConnection(d.socketPath);
+    s.on('error', () => undefined);
+    socks.push(s);
+  }
+  await new Promise((r) => setTimeout(r, 500));
+  t.equal(d.proc.exitCode, null, 'syrupd is still running after accept() failed');
+  socks.forEach((s) => s.destroy());
+  socks.length = 0;
+  await new Promise((r) => setTimeout(r, 200));
+  const client = await SyrupClient.connect({ socketPath: d.socketPath });
+  t.teardown(() => client.close());
+  t.ok(Array.isArray((await client.listPolicies()).policies), 'and answers a new connection once fds are free');
 });
