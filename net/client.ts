@@ -53,8 +53,20 @@ export class SyrupClient {
     const framer = new LineFramer(DEFAULT_MAX_MESSAGE_BYTES * 16);
     socket.on('data', (chunk: Buffer) => {
       for (const line of framer.push(chunk)) {
-        if (typeof line === 'string') this.onResponse(JSON.parse(line) as Response);
-        else this.fail(new SyrupError('ECONNECTION', `syrupd sent an oversized response: ${line.message}`));
+        if (typeof line !== 'string') {
+          this.fail(new SyrupError('ECONNECTION', `syrupd sent an oversized response: ${line.message}`));
+          continue;
+        }
+        let r: Response;
+        try {
+          r = JSON.parse(line) as Response;
+        } catch (err) {
+          // Not syrupd (or a broken one) at the other end: the conversation cannot go on.
+          this.fail(new SyrupError('ECONNECTION', `syrupd sent a response that is not JSON: ${(err as Error).message}`));
+          this.socket.destroy();
+          return;
+        }
+        this.onResponse(r);
       }
     });
     socket.on('error', (err) => this.fail(new SyrupError('ECONNECTION', `syrupd connection failed: ${err.message}`)));

@@ -1,6 +1,9 @@
 // net-bad-input.test.ts: compile errors, verifier rejections and malformed, unknown or oversized requests each get their own clear error, and syrupd keeps serving.
 import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
 import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
 import t from 'tap';
 import { SyrupClient } from '../net/client.ts';
 import { createReuseportGroup } from '../net/reuseport.ts';
@@ -114,6 +117,19 @@ t.test('bad input gets a clear error and the daemon survives', async (t) => {
   const counters = (await client.request('mapGet', { policy: id, map: 'syr_counters', key: k0 })) as { value: string | null };
   t.type(counters.value, 'string', 'the owner still reads its counters');
   t.equal(d.proc.exitCode, null, 'syrupd is still running');
+});
+
+t.test('a peer that answers with something other than JSON: the client fails the request, the app survives', async (t) => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'syrupd-fake-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const sock = path.join(dir, 'fake.sock');
+  const server = net.createServer((s) => s.on('data', () => s.write('HTTP/1.1 400 Bad Request\n')));
+  await new Promise<void>((r) => server.listen(sock, r));
+  t.teardown(() => server.close());
+  const client = await SyrupClient.connect({ socketPath: sock });
+  t.teardown(() => client.close());
+  await t.rejects(client.listPolicies(), { code: 'ECONNECTION', message: /not JSON/ });
+  await t.rejects(client.listPolicies(), { code: 'ECONNECTION' }, 'and later requests fail the same way');
 });
 
 t.test('running out of file descriptors: syrupd survives the connections it cannot accept and serves again', async (t) => {
