@@ -1,5 +1,6 @@
 // options.ts: the harness's options: typed, with documented defaults, parsed from the command line, validated with errors that name the field.
 import { existsSync } from 'node:fs';
+import { parseCpuList } from '../agent/topology.ts';
 
 export interface BenchOptions {
   /** Offered loads in requests/s (--loads 2000,4k). Empty: fractions of the worker cpus' nominal capacity (see defaultLoads). */
@@ -242,7 +243,14 @@ export function validate(o: BenchOptions): BenchOptions {
   nonNegInt('--seed', o.seed);
   if (!Number.isInteger(o.preemptGraceUs) || o.preemptGraceUs < 0) throw new BenchOptionError('--preempt-grace-us', `must be a non-negative integer, got ${o.preemptGraceUs}`);
   if (!['auto', 'on', 'off'].includes(o.agentIdleYield)) throw new BenchOptionError('--agent-idle-yield', `must be auto, on or off, got "${o.agentIdleYield}"`);
-  if (o.cpus !== '' && !/^\d+(-\d+)?(,\d+(-\d+)?)*$/.test(o.cpus)) throw new BenchOptionError('--cpus', `expected a list like 0-3,6, got "${o.cpus}"`);
+  if (o.cpus !== '') {
+    // The agent's own cpulist check (backwards ranges, cpus this machine lacks); the layout keeps the given order.
+    try {
+      parseCpuList(o.cpus, '--cpus');
+    } catch (err) {
+      throw new BenchOptionError('--cpus', (err as Error).message.replace(/^--cpus:? ?/, ''));
+    }
+  }
   return o;
 }
 

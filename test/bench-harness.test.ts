@@ -64,6 +64,8 @@ t.test('options: defaults, --quick, explicit values win, errors name the field',
   expectOptionError(t, ['--workers', '2.5'], '--workers');
   expectOptionError(t, ['--configs', 'linux,linux'], '--configs');
   expectOptionError(t, ['--cpus', 'zero'], '--cpus');
+  expectOptionError(t, ['--cpus', '3-1'], '--cpus');
+  expectOptionError(t, ['--cpus', '0-99999'], '--cpus');
   expectOptionError(t, ['--bogus'], '--bogus');
   expectOptionError(t, ['--out'], '--out');
   t.equal(DEFAULTS.rangeFrac, 0.005);
