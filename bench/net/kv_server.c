@@ -37,6 +37,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock_rand.h"
 #include "kv_request.h"
 
 #define BATCH 64
@@ -50,22 +51,6 @@ static volatile sig_atomic_t g_stop;
 static uint64_t g_served[64];
 /* How late (real time) load decrements ran after their modelled completion: the staleness least_loaded sees. */
 static uint64_t g_lag_sum[64], g_lag_n[64], g_lag_max[64];
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
-}
-
-/* xorshift64*: per-thread, cheap, good enough for service times */
-static uint64_t next_rand(uint64_t *s)
-{
-	*s ^= *s >> 12;
-	*s ^= *s << 25;
-	*s ^= *s >> 27;
-	return *s * 2685821657736338717ull;
-}
 
 /* CLOCK_MONOTONIC minus CLOCK_REALTIME: kernel rx timestamps are realtime. */
 static int64_t g_mono_minus_real;

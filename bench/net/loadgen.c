@@ -24,6 +24,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock_rand.h"
 #include "kv_request.h"
 
 #define MAX_FLOWS 1024
@@ -43,21 +44,6 @@ static int g_sender_cpu = -1, g_receiver_cpu = -1;
 static size_t g_lat_cap, g_lat_n;
 static uint64_t g_per_worker[MAX_WORKERS];
 static int g_flow_worker[MAX_FLOWS];
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
-}
-
-static uint64_t next_rand(uint64_t *s)
-{
-	*s ^= *s >> 12;
-	*s ^= *s << 25;
-	*s ^= *s >> 27;
-	return *s * 2685821657736338717ull;
-}
 
 static void pin(int cpu)
 {

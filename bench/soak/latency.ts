@@ -1,5 +1,5 @@
-// latency.ts: request-latency histograms for the soak (microseconds; a multi-second stall is recorded, not clamped).
-import * as hdr from 'hdr-histogram-js';
+// latency.ts: the soak's request-latency summary, in the shape its report prints, over the harness's histograms (bench/histogram.ts).
+import { newHistogram, recordUs, summarize, type Histogram } from '../histogram.ts';
 
 export interface LatencySummary {
   count: number;
@@ -9,21 +9,12 @@ export interface LatencySummary {
   maxUs: number;
 }
 
-export function latencyHistogram(): hdr.Histogram {
-  return hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 600_000_000, numberOfSignificantValueDigits: 3, autoResize: true });
-}
+/** A multi-second stall is recorded, not clamped (the histogram resizes itself). */
+export const latencyHistogram: () => Histogram = newHistogram;
 
-export function recordUs(h: hdr.Histogram, us: number): void {
-  h.recordValue(Math.max(1, Math.round(us)));
-}
+export { recordUs };
 
-export function summarizeLatency(h: hdr.Histogram): LatencySummary {
-  if (h.totalCount === 0) return { count: 0, p50Us: 0, p99Us: 0, p999Us: 0, maxUs: 0 };
-  return {
-    count: h.totalCount,
-    p50Us: h.getValueAtPercentile(50),
-    p99Us: h.getValueAtPercentile(99),
-    p999Us: h.getValueAtPercentile(99.9),
-    maxUs: h.maxValue,
-  };
+export function summarizeLatency(h: Histogram): LatencySummary {
+  const s = summarize(h);
+  return { count: s.count, p50Us: s.p50, p99Us: s.p99, p999Us: s.p999, maxUs: s.max };
 }
