@@ -22,8 +22,6 @@ const CFLAGS = ['-g', '-O2', '-target', 'bpf', '-mcpu=v3', '-Wall', '-Wno-unused
 export interface CompileResult {
   objectPath: string;
   cached: boolean;
-  /** Warnings clang printed (empty when cached). */
-  warnings: string;
 }
 
 export interface CompilerOptions {
@@ -67,11 +65,12 @@ export class PolicyCompiler {
       fp = toolchainFingerprint(spec.wrapper);
       this.fingerprints.set(spec.wrapper, fp);
     }
-    const key = createHash('sha256').update(fp).update('\0').update(hook).update('\0').update(source).digest('hex');
+    // What is compiled is the wrapper around the source: hooks that share a wrapper (xdp_skb, xdp_drv) share the object.
+    const key = createHash('sha256').update(fp).update('\0').update(spec.wrapper).update('\0').update(source).digest('hex');
     const objectPath = path.join(this.options.cacheDir, `${key}.o`);
     try {
       await fs.access(objectPath);
-      return { objectPath, cached: true, warnings: '' };
+      return { objectPath, cached: true };
     } catch {
       // not cached yet
     }
@@ -100,7 +99,7 @@ export class PolicyCompiler {
         throw new SyrupError('ECOMPILE', `${file} does not compile for hook ${hook}`, diagnostics.trim());
       }
       await fs.rename(tmpObject, objectPath);
-      return { objectPath, cached: false, warnings: diagnostics.trim() };
+      return { objectPath, cached: false };
     } finally {
       await fs.rm(srcDir, { recursive: true, force: true });
     }

@@ -7,7 +7,7 @@ import { SyrupError } from './errors.ts';
 import { HOOKS, type HookSpec } from './hooks.ts';
 import type { PinTree } from './pins.ts';
 import { checkPortOwner } from './ports.ts';
-import { loadPolicyObject, programStats, u32 } from './policy-object.ts';
+import { loadPolicyObject, programStats, u32, u64Values } from './policy-object.ts';
 import type { DeployRequest, MapDescription, PolicyCounters, PolicyDescription, PolicyStatus } from './protocol.ts';
 
 /** Must match SYR_MAX_EXECUTORS in syrup.h and wrap_counters.h's slot layout. */
@@ -71,7 +71,6 @@ export class Deployment {
   private executorCount = 0;
   /** Undo steps, run last-first by remove(). */
   private readonly undo: (() => void | Promise<void>)[] = [];
-  private removed = false;
   private removal: Promise<void> | null = null;
 
   constructor(
@@ -159,7 +158,7 @@ export class Deployment {
       const p = await this.ctx.pins.pinMap(m.fd, this.pinDir, m.name, this.caller.uid, this.caller.gid);
       this.pinned.push({ name: m.name, type: m.type, keySize: m.keySize, valueSize: m.valueSize, maxEntries: m.maxEntries, flags: m.flags, path: p });
     }
-    if (this.removed) throw new SyrupError('ENOPOLICY', 'the app disconnected during deployment');
+    if (this.removal) throw new SyrupError('ENOPOLICY', 'the app disconnected during deployment');
 
     if (this.spec.executors === 'sockets') this.attachReuseport(loaded.program.fd);
     else if (this.spec.executors === 'xsk') {
@@ -352,12 +351,7 @@ export class Deployment {
     const counters = this.maps.find((m) => m.name === 'syr_counters' || m.name === 'syr_offload_counters');
     if (!counters || !this.object) return c;
     const perCpu = counters.name === 'syr_counters';
-    const read = (slot: number): number => {
-      const v = netAddon.mapLookup(counters.fd, u32(slot), perCpu ? 8 * cpus : 8);
-      let n = 0;
-      for (let i = 0; v && i < (perCpu ? cpus : 1); i++) n += Number(v.readBigUInt64LE(8 * i));
-      return n;
-    };
+    const read = (slot: number): number => u64Values(counters.fd, slot, perCpu ? cpus : 1).reduce((a, b) => a + b, 0);
     if (!perCpu) return { executors: [read(2)], pass: read(0), drop: read(1), noExecutor: 0 };
     for (let i = 0; i < Math.min(Math.max(this.executorCount, 1), MAX_EXECUTORS); i++) c.executors.push(read(i));
     c.pass = read(COUNT_PASS);
@@ -365,9 +359,7 @@ export class Deployment {
     c.noExecutor = read(COUNT_NO_EXECUTOR);
     if (this.counterObject) {
       const m = this.counterObject.maps().find((x) => x.name === 'syr_cpu_packets')!;
-      const v = netAddon.mapLookup(m.fd, u32(0), 8 * cpus);
-      c.cpuPackets = [];
-      for (let i = 0; v && i < cpus; i++) c.cpuPackets.push(Number(v.readBigUInt64LE(8 * i)));
+      c.cpuPackets = u64Values(m.fd, 0, cpus);
     }
     return c;
   }
@@ -378,7 +370,6 @@ export class Deployment {
 
   /** Detach, unpin, free: the hook behaves as if the policy never existed. Idempotent. */
   remove(): Promise<void> {
-    this.removed = true;
     // Concurrent callers (explicit removal racing the app's disconnect) share one run.
     this.removal ??= this.undoAll();
     return this.removal;

@@ -2,7 +2,7 @@
 import { netAddon, type AddonError, type MapEntry, type NativeBpfObject } from './addon.ts';
 import { SyrupError } from './errors.ts';
 import type { InterfaceStatus, Protocol } from './protocol.ts';
-import { programStats, u32 } from './policy-object.ts';
+import { programStats, u32, u64Values } from './policy-object.ts';
 
 /** Must match SYR_DISPATCH_SLOTS in dispatcher.bpf.c. */
 const SLOTS = 64;
@@ -78,12 +78,6 @@ export class InterfaceDispatcher {
     return this.slots.size === 0;
   }
 
-  /** Who holds (protocol, port) on this interface, if anyone. */
-  holder(protocol: Protocol, port: number): number | undefined {
-    for (const s of this.slots.values()) if (s.protocol === protocol && s.ports.includes(port)) return s.policy;
-    return undefined;
-  }
-
   /** Install a policy program and route its ports to it; returns the slot. */
   add(policy: number, progFd: number, protocol: Protocol, ports: number[]): number {
     let slot = 0;
@@ -122,12 +116,7 @@ export class InterfaceDispatcher {
   }
 
   status(cpus: number): InterfaceStatus {
-    const sum = (slot: number): number => {
-      const v = netAddon.mapLookup(this.stats.fd, u32(slot), 8 * cpus);
-      let n = 0;
-      for (let c = 0; v && c < cpus; c++) n += Number(v.readBigUInt64LE(8 * c));
-      return n;
-    };
+    const sum = (slot: number): number => u64Values(this.stats.fd, slot, cpus).reduce((a, b) => a + b, 0);
     const ports: InterfaceStatus['ports'] = [];
     for (const s of this.slots.values()) for (const port of s.ports) ports.push({ protocol: s.protocol, port, policy: s.policy });
     const program = programStats(this.object.programs()[0]!.fd);

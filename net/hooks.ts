@@ -3,8 +3,6 @@
 export const HOOK_NAMES = ['socket_select', 'xdp_skb', 'xdp_drv', 'cpu_redirect', 'xdp_offload'] as const;
 export type HookName = (typeof HOOK_NAMES)[number];
 
-export type XdpMode = 'skb' | 'drv' | 'hw';
-
 export interface HookSpec {
   name: HookName;
   /** Wrapper translation unit in net/bpf/ that #includes the user's policy. */

@@ -35,6 +35,12 @@ export function u32(v: number): Buffer {
   return b;
 }
 
+/** The u64 values of one map entry, one per slot of `n` (n = possible cpus for a per-cpu map, 1 otherwise); zeros if absent. */
+export function u64Values(fd: number, key: number, n: number): number[] {
+  const v = netAddon.mapLookup(fd, u32(key), 8 * n);
+  return Array.from({ length: n }, (_, i) => (v ? Number(v.readBigUInt64LE(8 * i)) : 0));
+}
+
 /** Run-time statistics of a loaded program; zeros for a closed one. */
 export function programStats(fd: number): ProgramStats {
   if (fd < 0) return { id: 0, runTimeNs: 0, runCount: 0 };
