@@ -1,5 +1,6 @@
 // throw-every-policy.ts: FIFO whose message callbacks throw on every Nth message (--policy-opt every=N), for the policy-fault soak.
 import { FifoPolicy } from '../../policies/fifo.ts';
+import { numberOption, optionsObject, rejectUnknown } from '../../policies/options.ts';
 import type { Message } from '../../agent/message.ts';
 import type { Task } from '../../agent/task.ts';
 
@@ -16,7 +17,9 @@ export default class ThrowEveryPolicy extends FifoPolicy {
 
   constructor(options: Record<string, unknown> = {}) {
     super();
-    this.every = Number(options.every ?? 1000);
+    const o = optionsObject(options);
+    rejectUnknown(o, ['every'], 'throw-every');
+    this.every = numberOption(o, 'every', 1000, (n) => Number.isInteger(n) && n >= 1, 'a positive integer');
   }
 
   private maybeThrow(where: string): void {
@@ -26,13 +29,13 @@ export default class ThrowEveryPolicy extends FifoPolicy {
     }
   }
 
-  override taskNew(t: Task, _m?: Message) { this.maybeThrow('taskNew'); super.taskNew(t); }
-  override taskRunnable(t: Task, _m?: Message) { this.maybeThrow('taskRunnable'); super.taskRunnable(t); }
-  override taskBlocked(t: Task, _m?: Message) { this.maybeThrow('taskBlocked'); super.taskBlocked(t); }
-  override taskPreempted(t: Task, _m?: Message) { this.maybeThrow('taskPreempted'); super.taskPreempted(t); }
-  override taskYield(t: Task, _m?: Message) { this.maybeThrow('taskYield'); super.taskYield(t); }
-  override taskDead(t: Task, _m?: Message) { this.maybeThrow('taskDead'); super.taskDead(t); }
-  override taskDeparted(t: Task, _m?: Message) { this.maybeThrow('taskDeparted'); super.taskDeparted(t); }
+  override taskNew(t: Task, m: Message) { this.maybeThrow('taskNew'); super.taskNew(t, m); }
+  override taskRunnable(t: Task, m: Message) { this.maybeThrow('taskRunnable'); super.taskRunnable(t, m); }
+  override taskBlocked(t: Task, m: Message) { this.maybeThrow('taskBlocked'); super.taskBlocked(t, m); }
+  override taskPreempted(t: Task, m: Message) { this.maybeThrow('taskPreempted'); super.taskPreempted(t, m); }
+  override taskYield(t: Task, m: Message) { this.maybeThrow('taskYield'); super.taskYield(t, m); }
+  override taskDead(t: Task, m: Message) { this.maybeThrow('taskDead'); super.taskDead(t, m); }
+  override taskDeparted(t: Task, m: Message) { this.maybeThrow('taskDeparted'); super.taskDeparted(t, m); }
 
   override stats(): Record<string, number> {
     return { messagesSeen: this.seen, thrown: this.thrown };
