@@ -5,6 +5,7 @@
  * baseline every other policy is compared against (ghOSt's centralized FIFO).
  */
 import { Policy, type ScheduleContext } from '../agent/policy.ts';
+import type { Message } from '../agent/message.ts';
 import type { Task } from '../agent/task.ts';
 import type { TxnResult } from '../agent/abi.ts';
 
@@ -43,34 +44,34 @@ export class FifoPolicy extends Policy {
   private queue: Task[] = [];
   private head = 0;
 
-  override taskNew(task: Task): void {
+  override taskNew(task: Task, _msg: Message): void {
     this.enqueue(task);
   }
 
-  override taskRunnable(task: Task): void {
+  override taskRunnable(task: Task, _msg: Message): void {
     this.enqueue(task);
   }
 
-  override taskBlocked(task: Task): void {
+  override taskBlocked(task: Task, _msg: Message): void {
     this.remove(task);
     this.state.set(task, FifoState.Blocked);
   }
 
-  override taskPreempted(task: Task): void {
+  override taskPreempted(task: Task, _msg: Message): void {
     this.enqueue(task, true);
   }
 
-  override taskYield(task: Task): void {
+  override taskYield(task: Task, _msg: Message): void {
     this.enqueue(task);
   }
 
-  override taskDead(task: Task): void {
+  override taskDead(task: Task, _msg: Message): void {
     this.remove(task);
     this.state.delete(task);
   }
 
-  override taskDeparted(task: Task): void {
-    this.taskDead(task);
+  override taskDeparted(task: Task, msg: Message): void {
+    this.taskDead(task, msg);
   }
 
   override schedule(ctx: ScheduleContext): void {

@@ -82,13 +82,13 @@ t.test('a task registering into a spent group is withheld from the start', async
 t.test('the inner policy sees throttling as a block with src SHIM, and release as a SHIM wakeup', async (t) => {
   const seen: string[] = [];
   class Spy extends FifoPolicy {
-    override taskBlocked(task: Task, msg?: Message): void {
-      seen.push(`blocked ${task.slot} ${MsgSrc[msg?.src ?? -1]}`);
-      super.taskBlocked(task);
+    override taskBlocked(task: Task, msg: Message): void {
+      seen.push(`blocked ${task.slot} ${MsgSrc[msg.src]}`);
+      super.taskBlocked(task, msg);
     }
-    override taskRunnable(task: Task, msg?: Message): void {
-      seen.push(`runnable ${task.slot} ${MsgSrc[msg?.src ?? -1]}`);
-      super.taskRunnable(task);
+    override taskRunnable(task: Task, msg: Message): void {
+      seen.push(`runnable ${task.slot} ${MsgSrc[msg.src]}`);
+      super.taskRunnable(task, msg);
     }
   }
   const inner = new Spy();

@@ -67,17 +67,15 @@ async function floors(mode: 1 | 2): Promise<NsSummary> {
 class ProbeFifo extends FifoPolicy {
   override readonly name = 'probe-fifo';
   readonly delivery = { [MsgSrc.KERNEL]: nsHistogram(), [MsgSrc.CLIENT]: nsHistogram() } as Record<number, ReturnType<typeof nsHistogram>>;
-  // FifoPolicy's methods take only the task; the agent passes the message too.
-  private note(m?: Message): void {
-    if (!m) return;
+  private note(m: Message): void {
     const h = this.delivery[m.src];
     if (h) recordNs(h, native.nowNs() - m.tsNs);
   }
-  override taskNew(t: Task, m?: Message) { this.note(m); super.taskNew(t); }
-  override taskRunnable(t: Task, m?: Message) { this.note(m); super.taskRunnable(t); }
-  override taskBlocked(t: Task, m?: Message) { this.note(m); super.taskBlocked(t); }
-  override taskPreempted(t: Task, m?: Message) { this.note(m); super.taskPreempted(t); }
-  override taskYield(t: Task, m?: Message) { this.note(m); super.taskYield(t); }
+  override taskNew(t: Task, m: Message) { this.note(m); super.taskNew(t, m); }
+  override taskRunnable(t: Task, m: Message) { this.note(m); super.taskRunnable(t, m); }
+  override taskBlocked(t: Task, m: Message) { this.note(m); super.taskBlocked(t, m); }
+  override taskPreempted(t: Task, m: Message) { this.note(m); super.taskPreempted(t, m); }
+  override taskYield(t: Task, m: Message) { this.note(m); super.taskYield(t, m); }
 }
 
 interface LiveResult {
