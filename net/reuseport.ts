@@ -61,46 +61,41 @@ export async function createReuseportGroup(options: ReuseportGroupOptions): Prom
       throw err;
     }
   }
+  const adopt = <H extends dgram.Socket | net.Server>(create: () => H, start: (h: H, fd: number, done: () => void) => void) =>
+    adoptAll(fds, (fd) => new Promise<H>((resolve, reject) => {
+      const h = create();
+      h.once('error', reject);
+      start(h, fd, () => {
+        h.off('error', reject);
+        groupSocketFds.set(h, fd);
+        resolve(h);
+      });
+    }));
   if (options.protocol === 'udp') {
-    const sockets = await Promise.all(
-      fds.map(
-        (fd) =>
-          new Promise<dgram.Socket>((resolve, reject) => {
-            const s = dgram.createSocket(family === 4 ? 'udp4' : 'udp6');
-            s.once('error', reject);
-            s.bind({ fd }, () => {
-              s.off('error', reject);
-              groupSocketFds.set(s, fd);
-              resolve(s);
-            });
-          }),
-      ),
-    );
-    return {
-      protocol: 'udp',
-      sockets,
-      fds,
-      close: () => Promise.all(sockets.map((s) => new Promise<void>((r) => s.close(() => r())))).then(() => undefined),
-    };
+    const sockets = await adopt(() => dgram.createSocket(family === 4 ? 'udp4' : 'udp6'), (s, fd, done) => s.bind({ fd }, done));
+    return { protocol: 'udp', sockets, fds, close: () => closeAll(sockets) };
   }
-  const servers = await Promise.all(
-    fds.map(
-      (fd) =>
-        new Promise<net.Server>((resolve, reject) => {
-          const s = net.createServer();
-          s.once('error', reject);
-          s.listen({ fd }, () => {
-            s.off('error', reject);
-            groupSocketFds.set(s, fd);
-            resolve(s);
-          });
-        }),
-    ),
-  );
-  return {
-    protocol: 'tcp',
-    servers,
-    fds,
-    close: () => Promise.all(servers.map((s) => new Promise<void>((r) => s.close(() => r())))).then(() => undefined),
-  };
+  const servers = await adopt(() => net.createServer(), (s, fd, done) => s.listen({ fd }, done));
+  return { protocol: 'tcp', servers, fds, close: () => closeAll(servers) };
+}
+
+function closeAll(handles: readonly (dgram.Socket | net.Server)[]): Promise<void> {
+  return Promise.all(handles.map((h) => new Promise<void>((r) => h.close(() => r())))).then(() => undefined);
+}
+
+/**
+ * Hand each fd to a Node handle. If one refuses, the handles that did take
+ * theirs are closed before the error goes up (the refused fd stays with its
+ * failed handle, which may already have closed it: closing it again here
+ * could hit an unrelated fd that reused the number).
+ */
+async function adoptAll<H extends dgram.Socket | net.Server>(fds: readonly number[], adopt: (fd: number) => Promise<H>): Promise<H[]> {
+  const settled = await Promise.allSettled(fds.map(adopt));
+  const handles = settled.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+  const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) {
+    await closeAll(handles);
+    throw failed.reason;
+  }
+  return handles;
 }
