@@ -1,5 +1,6 @@
 // options.ts: options of the network benchmark (`npm run bench:net`): documented defaults, flag parsing, validation naming the field.
 import { parseArgs as nodeParseArgs } from 'node:util';
+import { onlineCpus } from '../../agent/topology.ts';
 
 export const POLICIES = ['hash', 'round_robin', 'least_loaded'] as const;
 export type BenchPolicy = (typeof POLICIES)[number];
@@ -135,15 +136,22 @@ export function parseNetBenchArgs(argv: string[]): Partial<NetBenchOptions> | 'h
 export function resolveNetBenchOptions(given: Partial<NetBenchOptions>): NetBenchOptions {
   const o: NetBenchOptions = { ...DEFAULTS, ...given };
   for (const p of o.policies)
-    if (!(POLICIES as readonly string[]).includes(p)) throw new NetBenchOptionError(`options.policies: unknown policy ${p} (${POLICIES.join(', ')})`);
+    if (!(POLICIES as readonly string[]).includes(p)) throw new NetBenchOptionError(`options.policies: unknown policy "${p}" (${POLICIES.join(', ')})`);
+  if (new Set(o.policies).size !== o.policies.length) throw new NetBenchOptionError(`options.policies names a policy twice (${o.policies.join(',')})`);
   const int = (v: number, name: string, min: number, max: number): void => {
-    if (!Number.isInteger(v) || v < min || v > max) throw new NetBenchOptionError(`options.${name} must be an integer ${min}..${max}`);
+    if (!Number.isInteger(v) || v < min || v > max) throw new NetBenchOptionError(`options.${name} must be an integer ${min}..${max} (got ${v})`);
   };
   int(o.workers, 'workers', 1, 64);
   int(o.flows, 'flows', 1, 1024);
   int(o.durationMs, 'durationMs', 200, 600_000);
   int(o.warmupMs, 'warmupMs', 0, 60_000);
   int(o.senderCpu, 'senderCpu', 0, 4095);
+  // The receiver runs on the next cpu (sweep.ts, hook-cost.ts): both must exist, or pinning fails silently in loadgen.
+  const online = onlineCpus();
+  const receiver = (o.senderCpu + 1) % online.length;
+  if (!online.includes(o.senderCpu) || !online.includes(receiver)) {
+    throw new NetBenchOptionError(`options.senderCpu must be an online cpu with the next one online too (online: ${online.join(',')}; got ${o.senderCpu})`);
+  }
   if (!(o.serviceUs[0] > 0 && o.serviceUs[1] >= o.serviceUs[0])) throw new NetBenchOptionError('options.serviceUs must be 0 < MIN <= MAX');
   if (!(o.scale >= 1 && o.scale <= 1000)) throw new NetBenchOptionError('options.scale must be 1..1000');
   if (o.loads.length === 0 || o.loads.some((l) => !(l > 0 && l < 1.5))) throw new NetBenchOptionError('options.loads must be fractions in (0, 1.5)');
