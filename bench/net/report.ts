@@ -40,7 +40,7 @@ export function busiestUtilisation(p: LoadPoint, meanServiceUs: number): number 
 }
 const k = (v: number): string => `${(v / 1000).toFixed(1)}k`;
 
-export function renderReport(r: NetBenchReport, plotFile: string): string {
+export function renderReport(r: NetBenchReport, plotFile: string, rawFile: string): string {
   const o = r.options;
   const hash = r.sweeps.find((s) => s.policy === 'hash');
   const lines: string[] = [];
@@ -133,6 +133,6 @@ export function renderReport(r: NetBenchReport, plotFile: string): string {
     for (const c of r.hookCosts)
       lines.push(`| ${c.config} | ${c.runs > 0 ? c.nsPerPacket.toFixed(0) : '0 (no program)'} | ${c.runs} | ${c.oneWayP50.toFixed(1)} us | ${c.delivered} |`);
   }
-  lines.push('', 'Raw results: `bench/results/net/latest.json` (not committed).', '');
+  lines.push('', `Raw results: \`${rawFile}\` (not committed).`, '');
   return lines.join('\n');
 }

@@ -79,8 +79,9 @@ async function main(): Promise<number> {
       sweeps,
       hookCosts,
     };
-    writeFileSync(path.join(out, 'latest.json'), JSON.stringify(report, null, 2));
-    const md = renderReport(report, 'benchmarks-net-p99.svg');
+    const raw = path.join(out, 'latest.json');
+    writeFileSync(raw, JSON.stringify(report, null, 2));
+    const md = renderReport(report, 'benchmarks-net-p99.svg', path.relative(repoRoot, raw));
     if (o.docs) {
       writeFileSync(path.join(repoRoot, 'docs', 'benchmarks-net.md'), md);
       writeFileSync(path.join(repoRoot, 'docs', 'benchmarks-net-p99.svg'), renderP99Plot(sweeps, report.sloUs, report.capacity));
