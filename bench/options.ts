@@ -182,6 +182,7 @@ export function parseArgs(argv: readonly string[]): Partial<BenchOptions> & { he
     const spec = FLAGS[arg];
     if (!spec) throw new BenchOptionError(arg, `unknown option (see --help)`);
     const [field, kind] = spec;
+    if ((kind === 'flag' || kind === 'off') && inline !== undefined) throw new BenchOptionError(arg, `takes no value (got "${inline}")`);
     if (kind === 'flag') {
       set[field] = true;
       continue;

@@ -67,6 +67,8 @@ t.test('options: defaults, --quick, explicit values win, errors name the field',
   expectOptionError(t, ['--cpus', '3-1'], '--cpus');
   expectOptionError(t, ['--cpus', '0-99999'], '--cpus');
   expectOptionError(t, ['--bogus'], '--bogus');
+  expectOptionError(t, ['--quick=false'], '--quick');
+  expectOptionError(t, ['--no-docs=x'], '--no-docs');
   expectOptionError(t, ['--out'], '--out');
   t.equal(DEFAULTS.rangeFrac, 0.005);
 });

@@ -1,12 +1,8 @@
 // agent-proc.ts: run syrup-agent as a child for the soak: wait for a busy cpu to free up, follow its JSON log, read its final counters.
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { ShimCounters } from '../../agent/native.ts';
-
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const AGENT_BIN = path.join(ROOT, 'bin/syrup-agent.js');
+import { AGENT_BIN } from '../configs.ts';
 
 export interface AgentFinal {
   msg: string;
