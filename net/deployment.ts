@@ -4,14 +4,12 @@ import path from 'node:path';
 import { netAddon, type AddonError, type MapEntry, type NativeBpfObject } from './addon.ts';
 import type { InterfaceDispatcher } from './dispatcher.ts';
 import { SyrupError } from './errors.ts';
-import { HOOKS, type HookSpec } from './hooks.ts';
+import { HOOKS, MAX_EXECUTORS, type HookSpec } from './hooks.ts';
 import type { PinTree } from './pins.ts';
 import { checkPortOwner } from './ports.ts';
 import { loadPolicyObject, programStats, u32, u64Values } from './policy-object.ts';
 import type { DeployRequest, MapDescription, PolicyCounters, PolicyDescription, PolicyStatus } from './protocol.ts';
 
-/** Must match SYR_MAX_EXECUTORS in syrup.h and wrap_counters.h's slot layout. */
-export const MAX_EXECUTORS = 64;
 const COUNT_PASS = MAX_EXECUTORS;
 const COUNT_DROP = MAX_EXECUTORS + 1;
 const COUNT_NO_EXECUTOR = MAX_EXECUTORS + 2;
@@ -186,19 +184,10 @@ export class Deployment {
     const dups: number[] = [];
     try {
       req.executors.forEach((fd, i) => {
+        const what = `request.executors[${i}] (fd ${fd})`;
         const dup = takeFd(this.caller, fd, `request.executors[${i}]`);
         dups.push(dup);
-        const info = netAddon.socketInfo(dup);
-        if (info.protocol !== req.protocol || info.port !== port || (req.protocol === 'tcp' && !info.listening))
-          throw new SyrupError(
-            'EEXECUTOR',
-            `request.executors[${i}] (fd ${fd}) must be a ${req.protocol === 'tcp' ? 'listening TCP' : 'UDP'} socket bound to port ${port}`,
-          );
-        try {
-          netAddon.mapUpdate(executors.fd, u32(i), bigU64(dup));
-        } catch (err) {
-          throw new SyrupError('EEXECUTOR', `request.executors[${i}] (fd ${fd}) is not in an SO_REUSEPORT group: ${(err as Error).message}`);
-        }
+        this.putExecutor(executors, i, dup, what);
       });
       try {
         netAddon.attachReuseport(dups[0]!, progFd);
@@ -245,24 +234,39 @@ export class Deployment {
   setExecutor(index: number, fd: number): void {
     if (this.spec.executors !== 'sockets' && this.spec.executors !== 'xsk')
       throw new SyrupError('EBADREQUEST', `hook ${this.request.hook} has no socket executors`);
-    if (index >= MAX_EXECUTORS) throw new SyrupError('EBADREQUEST', `request.index must be below ${MAX_EXECUTORS}`);
     const executors = this.map('syr_executors');
     const dup = takeFd(this.caller, fd, `executor ${index}`);
     try {
-      const info = netAddon.socketInfo(dup);
-      if (this.spec.executors === 'sockets' && (info.protocol !== this.request.protocol || info.port !== this.request.ports[0]))
-        throw new SyrupError('EEXECUTOR', `executor ${index} (fd ${fd}) is not a ${this.request.protocol} socket on port ${this.request.ports[0]}`);
-      const value = this.spec.executors === 'sockets' ? bigU64(dup) : u32(dup);
-      try {
-        netAddon.mapUpdate(executors.fd, u32(index), value);
-      } catch (err) {
-        throw new SyrupError(
-          'EEXECUTOR',
-          `executor ${index} (fd ${fd}) is not ${this.spec.executors === 'xsk' ? 'a bound AF_XDP socket' : 'in the SO_REUSEPORT group'}: ${(err as Error).message}`,
-        );
-      }
+      this.putExecutor(executors, index, dup, `executor ${index} (fd ${fd})`);
     } finally {
       netAddon.closeFd(dup);
+    }
+  }
+
+  /**
+   * Check the app's socket (`dup`, our copy; `what` names it in errors) and put
+   * it at executor `index`. One check for deployment and setExecutor alike: a
+   * socket_select executor is a UDP socket, or a listening TCP one, bound to
+   * the policy's port; an xdp one is whatever the XSKMAP accepts.
+   */
+  private putExecutor(executors: MapEntry, index: number, dup: number, what: string): void {
+    const req = this.request;
+    const sockets = this.spec.executors === 'sockets';
+    if (sockets) {
+      let info: ReturnType<typeof netAddon.socketInfo>;
+      try {
+        info = netAddon.socketInfo(dup);
+      } catch (err) {
+        throw new SyrupError('EEXECUTOR', `${what} is not a socket: ${(err as Error).message}`);
+      }
+      const port = req.ports[0]!;
+      if (info.protocol !== req.protocol || info.port !== port || (req.protocol === 'tcp' && !info.listening))
+        throw new SyrupError('EEXECUTOR', `${what} must be a ${req.protocol === 'tcp' ? 'listening TCP' : 'UDP'} socket bound to port ${port}`);
+    }
+    try {
+      netAddon.mapUpdate(executors.fd, u32(index), sockets ? bigU64(dup) : u32(dup));
+    } catch (err) {
+      throw new SyrupError('EEXECUTOR', `${what} is not ${sockets ? 'in an SO_REUSEPORT group' : 'a bound AF_XDP socket'}: ${(err as Error).message}`);
     }
   }
 

@@ -1,5 +1,8 @@
 // hooks.ts: the network hooks Syrup can deploy a policy at, and what each one needs (wrapper, executor map, XDP mode).
 
+/** How many executors a policy can have. Must match SYR_MAX_EXECUTORS in syrup.h and wrap_counters.h's slot layout. */
+export const MAX_EXECUTORS = 64;
+
 export const HOOK_NAMES = ['socket_select', 'xdp_skb', 'xdp_drv', 'cpu_redirect', 'xdp_offload'] as const;
 export type HookName = (typeof HOOK_NAMES)[number];
 

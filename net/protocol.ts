@@ -1,6 +1,6 @@
 // protocol.ts: the syrupd request/response messages and their validation (every error names the offending field).
 import { SyrupError } from './errors.ts';
-import { HOOK_NAMES, type HookName } from './hooks.ts';
+import { HOOK_NAMES, MAX_EXECUTORS, type HookName } from './hooks.ts';
 
 export type Protocol = 'udp' | 'tcp';
 
@@ -164,7 +164,7 @@ export function parseRequest(line: string): Request {
         id,
         op,
         policy: int(o, 'policy', 1, 2 ** 31),
-        index: int(o, 'index', 0, 63),
+        index: int(o, 'index', 0, MAX_EXECUTORS - 1),
         fd: int(o, 'fd', 0, 2 ** 31 - 1),
       };
     case 'mapGet':
@@ -212,7 +212,7 @@ function parseDeploy(o: Record<string, unknown>): DeployRequest {
   if (protocol !== 'udp' && protocol !== 'tcp') bad(`request.protocol must be 'udp' or 'tcp'`);
   let executors: number[] = [];
   if (o.executors !== undefined) {
-    if (!Array.isArray(o.executors) || o.executors.length > 64) bad('request.executors must be an array of at most 64 fds');
+    if (!Array.isArray(o.executors) || o.executors.length > MAX_EXECUTORS) bad(`request.executors must be an array of at most ${MAX_EXECUTORS} fds`);
     executors = o.executors.map((fd, i) => {
       if (typeof fd !== 'number' || !Number.isInteger(fd) || fd < 0 || fd > 2 ** 31 - 1)
         bad(`request.executors[${i}] must be a file descriptor number`);

@@ -2,6 +2,7 @@
 import dgram from 'node:dgram';
 import net from 'node:net';
 import { netAddon } from './addon.ts';
+import { MAX_EXECUTORS } from './hooks.ts';
 
 export interface ReuseportGroupOptions {
   protocol: 'udp' | 'tcp';
@@ -36,7 +37,7 @@ export const groupSocketFds = new WeakMap<object, number>();
 function validate(o: ReuseportGroupOptions): void {
   if (o.protocol !== 'udp' && o.protocol !== 'tcp') throw new TypeError("options.protocol must be 'udp' or 'tcp'");
   if (!Number.isInteger(o.port) || o.port < 1 || o.port > 65535) throw new TypeError('options.port must be an integer 1..65535');
-  if (!Number.isInteger(o.count) || o.count < 1 || o.count > 64) throw new TypeError('options.count must be an integer 1..64');
+  if (!Number.isInteger(o.count) || o.count < 1 || o.count > MAX_EXECUTORS) throw new TypeError(`options.count must be an integer 1..${MAX_EXECUTORS}`);
   if (o.family !== undefined && o.family !== 4 && o.family !== 6) throw new TypeError('options.family must be 4 or 6');
 }
 

@@ -1,5 +1,6 @@
 // xsk.ts: AF_XDP sockets for xdp_skb / xdp_drv policies: receive-only, copy mode, several sockets sharing one UMEM on one queue.
 import { netAddon, type NativeXskSocket } from './addon.ts';
+import { MAX_EXECUTORS } from './hooks.ts';
 
 export interface XskGroupOptions {
   ifname: string;
@@ -21,8 +22,8 @@ export class XskGroup {
 
   constructor(options: XskGroupOptions) {
     if (typeof options.ifname !== 'string' || options.ifname === '') throw new TypeError('options.ifname must be an interface name');
-    if (!Number.isInteger(options.count) || options.count < 1 || options.count > 64)
-      throw new TypeError('options.count must be an integer 1..64');
+    if (!Number.isInteger(options.count) || options.count < 1 || options.count > MAX_EXECUTORS)
+      throw new TypeError(`options.count must be an integer 1..${MAX_EXECUTORS}`);
     const frames = options.frames ?? 2048;
     if (!Number.isInteger(frames) || frames < 64 || (frames & (frames - 1)) !== 0)
       throw new TypeError('options.frames must be a power of two of at least 64');

@@ -1,6 +1,6 @@
 // net-bad-input.test.ts: compile errors, verifier rejections and malformed, unknown or oversized requests each get their own clear error, and syrupd keeps serving.
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -116,6 +116,21 @@ t.test('bad input gets a clear error and the daemon survives', async (t) => {
   await t.rejects(client.request('mapDelete', { policy: id, map: 'syr_counters', key: k0 }), { code: 'EPERM' }, 'so is a delete from syr_counters');
   const counters = (await client.request('mapGet', { policy: id, map: 'syr_counters', key: k0 })) as { value: string | null };
   t.type(counters.value, 'string', 'the owner still reads its counters');
+
+  // Executors that are not suitable sockets, at deployment and later: one check, one error code.
+  const notASocket = openSync(process.execPath, 'r');
+  t.teardown(() => closeSync(notASocket));
+  await t.rejects(ok.setExecutor(0, notASocket), { code: 'EEXECUTOR', message: /executor 0 \(fd \d+\) is not a socket/ }, 'setExecutor: a file is not a socket');
+  const other = await createReuseportGroup({ protocol: 'udp', port: 17502, count: 1, address: '127.0.0.1' });
+  t.teardown(() => other.close());
+  await t.rejects(ok.setExecutor(1, other.sockets[0]!), { code: 'EEXECUTOR', message: /must be a UDP socket bound to port 17501/ }, 'setExecutor: a socket on another port');
+  const group2 = await createReuseportGroup({ protocol: 'udp', port: 17503, count: 1, address: '127.0.0.1' });
+  t.teardown(() => group2.close());
+  await t.rejects(
+    client.deployPolicy({ file: policyPath('round_robin.c'), hook: 'socket_select', port: 17503, executors: [group2.sockets[0]!, notASocket] }),
+    { code: 'EEXECUTOR', message: /request.executors\[1\] \(fd \d+\) is not a socket/ },
+    'deploy: a file among the executors',
+  );
   t.equal(d.proc.exitCode, null, 'syrupd is still running');
 });
 
