@@ -2,15 +2,26 @@
 import t from 'tap';
 import { enclaveName, nextMessage, sleep, startAgent, startWorker, waitFor } from './helpers/live.ts';
 
+/*
+ * n busy workers that register together: each waits at a gate until all have
+ * started, because a worker that starts late (a cold tsx cache on a fresh
+ * machine takes seconds) would otherwise find the others already done.
+ */
 function startBusy(name: string, n: number, workMs: number) {
   const shared = new SharedArrayBuffer(16);
+  const gate = new SharedArrayBuffer(8);
   const done: Promise<Record<string, unknown>>[] = [];
   const registering: Promise<unknown>[] = [];
   for (let i = 0; i < n; i++) {
-    const w = startWorker('busy-worker.ts', { enclave: name, workMs, shared, index: i });
+    const w = startWorker('busy-worker.ts', { enclave: name, workMs, shared, index: i, gate });
     done.push(nextMessage(w, (m) => m.kind === 'done'));
     registering.push(nextMessage<Record<string, unknown>>(w, (m) => m.kind === 'registering'));
   }
+  const g = new Int32Array(gate);
+  void waitFor(() => Atomics.load(g, 0) === n, 60_000).then(() => {
+    Atomics.store(g, 1, 1);
+    Atomics.notify(g, 1);
+  });
   return { done, registering, shared };
 }
 
