@@ -23,7 +23,10 @@ t.test('sched_aware.c steers requests away from the executor whose thread is que
   const steeredPin = policy.description.maps.find((m) => m.name === 'steered')!.path;
 
   const name = enclaveName('xl');
-  const agent = await startAgent(['--enclave', 'cpus=0', '--agent-cpu', '1', '--name', name, '--stats-interval', '0', '--publish-map', statePin]);
+  const agent = await startAgent([
+    '--enclave', 'cpus=0', '--agent-cpu', '1', '--name', name, '--stats-interval', '0', '--publish-map', statePin,
+    '--policy', 'test/fixtures/hold-policy.ts',
+  ]);
   t.teardown(() => agent.stop());
   const state = new PinnedMap(statePin, { key: 'u32', value: 'u32' });
   t.teardown(() => state.close());
@@ -40,61 +43,41 @@ t.test('sched_aware.c steers requests away from the executor whose thread is que
 
   const enc = attach(name);
   /*
-   * One round: executor 2's thread parks (idle); executor 0's holds the only
-   * cpu; executor 1's queues behind it; then 30 requests. The blocker is a
-   * Node worker, so it can block in the kernel on a lock of the runtime it
-   * shares with the test's other threads; FIFO then rightly runs the queued
-   * thread, which parks, and executor 1 is no longer queued. Such a round
-   * proves nothing either way, so it is run again (at most three rounds).
+   * Executor 2's thread parks (idle); executor 0's holds the only cpu;
+   * executor 1's is queued. The policy (hold-policy.ts) keeps it queued until
+   * executor 0's thread parks on its own, so the queued state cannot end early
+   * when the Node worker in front of it blocks in the kernel on a runtime lock.
    */
-  const round = async () => {
-    const shared = new SharedArrayBuffer(8);
-    const words = new Int32Array(shared);
-    const start = async (executor: number, role: string) => {
-      const w = startWorker('executor-worker.ts', { enclave: name, executor, shared, role });
-      const done = nextMessage(w, (m: any) => m.kind === 'done');
-      const registered = nextMessage<{ slot: number }>(w, (m: any) => m.kind === 'registered');
-      let ran = false;
-      void registered.then(() => (ran = true));
-      await nextMessage(w, (m: any) => m.kind === 'registering');
-      return { done, registered, ran: () => ran };
-    };
-    const idle = await start(2, 'idle');
-    await until(() => state.get(2) === SchedState.IDLE, 'executor 2 idle');
-    const blocker = await start(0, 'blocker');
-    await until(() => state.get(0) === SchedState.RUNNING, 'executor 0 running');
-    const queued = await start(1, 'queued');
-    await until(() => state.get(1) === SchedState.QUEUED, 'executor 1 queued');
-    const counts = await send(30);
-    const held = !queued.ran() && state.get(1) === SchedState.QUEUED && state.get(0) === SchedState.RUNNING;
-    const finish = async () => {
-      Atomics.store(words, 0, 1); // the blocker parks; the queued thread gets the cpu, then parks too
-      await until(() => [0, 1, 2].every((i) => state.get(i) === SchedState.IDLE), 'all idle');
-    };
-    const end = async () => {
-      Atomics.store(words, 1, 1); // wake every parked thread so it sees the flag
-      for (const w of [idle, blocker, queued]) enc.wake((await w.registered).slot);
-      await Promise.all([idle.done, blocker.done, queued.done]);
-    };
-    return { counts, held, finish, end };
+  const shared = new SharedArrayBuffer(8);
+  const words = new Int32Array(shared);
+  const start = async (executor: number, role: string) => {
+    const w = startWorker('executor-worker.ts', { enclave: name, executor, shared, role });
+    const done = nextMessage(w, (m: any) => m.kind === 'done');
+    const registered = nextMessage<{ slot: number }>(w, (m: any) => m.kind === 'registered');
+    let ran = false;
+    void registered.then(() => (ran = true));
+    await nextMessage(w, (m: any) => m.kind === 'registering');
+    return { done, registered, ran: () => ran };
   };
+  const idle = await start(2, 'idle');
+  await until(() => state.get(2) === SchedState.IDLE, 'executor 2 idle');
+  const blocker = await start(0, 'blocker');
+  await until(() => state.get(0) === SchedState.RUNNING, 'executor 0 running');
+  const queued = await start(1, 'queued');
+  await until(() => state.get(1) === SchedState.QUEUED, 'executor 1 queued');
+  const steering = await send(30);
+  t.ok(!queued.ran() && state.get(1) === SchedState.QUEUED, 'executor 1 stayed queued for the whole send');
+  t.equal(steering[1], 0, `no request went to the executor whose thread is queued (${steering})`);
 
-  let r = await round();
-  for (let i = 1; i < 3 && !r.held; i++) {
-    t.comment(`round ${i}: the blocker lost the cpu in the kernel during the send (${r.counts}); again`);
-    await r.finish();
-    await r.end();
-    r = await round();
-  }
-  t.ok(r.held, 'in a round, executor 1 stayed queued behind the blocker for the whole send');
-  t.equal(r.counts[1], 0, `no request went to the executor whose thread is queued (${r.counts})`);
-
-  await r.finish();
+  Atomics.store(words, 0, 1); // the blocker parks; the queued thread gets the cpu, then parks too
+  await until(() => [0, 1, 2].every((i) => state.get(i) === SchedState.IDLE), 'all idle');
   const before = [0, 1, 2].map((i) => Number(steered.get(i) ?? 0n));
   t.same(await send(30), [10, 10, 10], 'once the agent reports every thread idle, round robin again');
 
   const after = [0, 1, 2].map((i) => Number(steered.get(i) ?? 0n));
   t.same(after.map((n, i) => n - before[i]), [10, 10, 10], 'the network decisions are visible to the thread side through the steered map');
   t.equal(after.reduce((a, b) => a + b, 0), sent, 'the steered map counts every request sent');
-  await r.end();
+  Atomics.store(words, 1, 1); // wake every parked thread so it sees the flag
+  for (const w of [idle, blocker, queued]) enc.wake((await w.registered).slot);
+  await Promise.all([idle.done, blocker.done, queued.done]);
 });
