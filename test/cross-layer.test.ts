@@ -60,6 +60,7 @@ t.test('sched_aware.c steers requests away from the executor whose thread is que
     return { done, registered, ran: () => ran };
   };
   const idle = await start(2, 'idle');
+  await idle.registered; // IDLE is 0, what the map holds before the agent writes it: wait for the thread instead
   await until(() => state.get(2) === SchedState.IDLE, 'executor 2 idle');
   const blocker = await start(0, 'blocker');
   await until(() => state.get(0) === SchedState.RUNNING, 'executor 0 running');

@@ -14,6 +14,8 @@ t.test('kernel sleep produces TASK_BLOCKED then TASK_WAKEUP with increasing seqn
   t.same(h.commit([[born.slot, 0, born.seq]]), [0], 'placement commits');
   await nextMessage(w, (m) => m.kind === 'registered');
 
+  // Listen before asking: 'did' arrives while the loop below is still draining messages.
+  const did = nextMessage(w, (m) => m.kind === 'did');
   w.postMessage({ op: 'kernel-sleep', ms: 30 });
   // The worker also blocks whenever its event loop idles (epoll); the pair we
   // want is the one whose wakeup comes a full sleep after the block.
@@ -28,7 +30,7 @@ t.test('kernel sleep produces TASK_BLOCKED then TASK_WAKEUP with increasing seqn
   t.equal(blocked.tid, born.tid, 'same thread');
   t.ok(blocked.seq > born.seq, `BLOCKED seq ${blocked.seq} > NEW seq ${born.seq}`);
   t.ok(woke.seq > blocked.seq, `WAKEUP seq ${woke.seq} > BLOCKED seq ${blocked.seq}`);
-  await nextMessage(w, (m) => m.kind === 'did');
+  await did;
 
   w.postMessage({ op: 'unregister' });
   const gone = await h.until((m) => m.type === MsgType.TASK_DEPARTED && m.slot === born.slot);

@@ -37,17 +37,19 @@ interface Newcomer {
   registered: Promise<unknown>;
   isRunning(): boolean;
   stopSpin(): void;
+  /** Let a holdPark step go on to park. */
+  mayPark(): void;
 }
 
 async function newcomer(h: HandEnclave): Promise<Newcomer> {
-  const ctl = new Int32Array(new SharedArrayBuffer(4));
+  const ctl = new Int32Array(new SharedArrayBuffer(8));
   const w = startWorker('scripted-worker.ts', { enclave: h.name, ctl: ctl.buffer });
   let running = false;
   const registered = nextMessage(w, (m) => m.kind === 'registered').then(() => (running = true));
   const { tid } = await nextMessage<{ kind: string; tid: number }>(w, (m) => m.kind === 'registering');
   execFileSync('chrt', ['-f', '-p', '1', String(tid)]);
   const born = await h.until((m) => m.type === MsgType.TASK_NEW);
-  const n = { w, slot: born.slot, seq: born.seq, registered, isRunning: () => running, stopSpin: () => Atomics.store(ctl, 0, 1) };
+  const n = { w, slot: born.slot, seq: born.seq, registered, isRunning: () => running, stopSpin: () => Atomics.store(ctl, 0, 1), mayPark: () => Atomics.store(ctl, 1, 1) };
   workers.push(n);
   return n;
 }
@@ -82,7 +84,10 @@ let workers: Newcomer[] = [];
 /* Stop spinners, close the enclave (every thread detaches), wake parked ones, then end the threads. */
 async function release(h: HandEnclave, ws: Newcomer[]): Promise<void> {
   const enc = attach(h.name);
-  for (const w of ws) w.stopSpin();
+  for (const w of ws) {
+    w.stopSpin();
+    w.mayPark();
+  }
   h.close();
   for (const w of ws) enc.wake(w.slot);
   await Promise.all(ws.map((w) => w.w.terminate()));
@@ -193,12 +198,15 @@ t.test('a successor latched while it runs unplaced: parked, it waits for the han
 
   // Now A runs unplaced (a message wakes its event loop) and is latched behind B; then,
   // while B sleeps in the kernel (undrained), A parks on its own before the hand-over.
-  a.w.postMessage({ op: 'kernel-sleep', ms: 1, thenSpin: true, thenPark: true }); // its spin flag is already set: it parks
+  // Its spin flag is already set; holdPark keeps it from parking before the latch even if
+  // B blocks in the kernel meanwhile (a Node thread can) and Linux runs A early.
+  a.w.postMessage({ op: 'kernel-sleep', ms: 1, thenSpin: true, holdPark: true, thenPark: true });
   await h.until((m) => m.type === MsgType.TASK_WAKEUP && m.slot === a.slot);
   await ensureHolds(h, occ, b.slot);
   t.equal(run(a.slot), RunState.RUN, 'A is runnable and not parked');
   t.equal(await commitLatest(h, a.slot, 0, true), TxnResult.OK, 'A is latched behind B');
   t.same(occ(0), { cur: b.slot + 1, next: a.slot + 1 });
+  a.mayPark();
   b.stopSpin(); // B's step ends; it blocks in its event loop and Linux runs A, which parks
   for (let i = 0; i < 200 && (run(a.slot) === RunState.RUN || occ(0).next !== 0); i++) await sleep(5);
   t.not(run(a.slot), RunState.RUN, 'A parked on its own');

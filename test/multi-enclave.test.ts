@@ -76,6 +76,11 @@ t.test('two enclaves, FIFO on cpu 0 and SJF on cpu 1, run side by side and stay 
   const [sa, sb] = await services;
   t.ok(sa.results.every((r) => r.cpu === 0), `tenant A's threads ran on cpu 0 (${sa.results.map((r) => r.cpu)})`);
   t.ok(sb.results.every((r) => r.cpu === 1), `tenant B's threads ran on cpu 1 (${sb.results.map((r) => r.cpu)})`);
+  // Stop first: a trace line still in the pipe would undercount the blocks allowed below.
+  const ea = await a.stop();
+  const eb = await b.stop();
+  t.equal(ea.code, 0, 'agent A exits 0');
+  t.equal(eb.code, 0, 'agent B exits 0');
   const msgsA = traced(a);
   const msgsB = traced(b);
   for (const [tag, s, msgs] of [['A', sa, msgsA], ['B', sb, msgsB]] as const) {
@@ -92,10 +97,6 @@ t.test('two enclaves, FIFO on cpu 0 and SJF on cpu 1, run side by side and stay 
   t.same([...seenA].filter((x) => !tidsA.has(x)), [], 'agent A saw no message about any other thread');
   t.same([...seenB].filter((x) => !tidsB.has(x)), [], 'agent B saw no message about any other thread');
 
-  const ea = await a.stop();
-  const eb = await b.stop();
-  t.equal(ea.code, 0, 'agent A exits 0');
-  t.equal(eb.code, 0, 'agent B exits 0');
   const stopped = (ag: RunningAgent) => JSON.parse(ag.out.find((l) => l.includes('"agent stopped"'))!) as { shim?: { badMsgs: number } };
   t.equal(stopped(a).shim?.badMsgs ?? 0, 0, 'A counted no bad message');
   t.equal(stopped(b).shim?.badMsgs ?? 0, 0, 'B counted no bad message');

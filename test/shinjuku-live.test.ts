@@ -1,11 +1,42 @@
 // shinjuku-live.test.ts: with real threads, Shinjuku lets short requests finish while a long one runs; FIFO makes them wait.
 import t from 'tap';
 import { attach } from '../client/index.ts';
-import { enclaveName, nextMessage, sleep, startAgent, startWorker } from './helpers/live.ts';
+import { MsgSrc } from '../agent/abi.ts';
+import { enclaveName, nextMessage, sleep, startAgent, startWorker, type RunningAgent } from './helpers/live.ts';
 
-async function longAndShorts(policy: string, extra: string[], coop = false): Promise<number[]> {
+interface Run {
+  /** Completion number of the long request ([0]) and of each short. */
+  order: number[];
+  /** TASK_PREEMPTs of the long request that the agent asked for (client-posted). */
+  agentPreempts: number;
+  /** Short requests placed while the long one held the cpu (placed, and no message since that says it left). */
+  placedOverLong: number;
+}
+
+/** Read the agent's --trace: who the policy placed while the long request held the cpu, and how often it was asked to leave. */
+function traceOf(agent: RunningAgent, longSlot: number, shortSlots: Set<number>): Omit<Run, 'order'> {
+  let holding = false;
+  let agentPreempts = 0;
+  let placedOverLong = 0;
+  for (const l of agent.out) {
+    if (l.includes('"trace txn"')) {
+      const x = (JSON.parse(l) as { txn: { slot: number; result: string } }).txn;
+      if (x.result !== 'OK') continue;
+      if (x.slot === longSlot) holding = true;
+      else if (shortSlots.has(x.slot) && holding) placedOverLong++;
+    } else if (l.includes('"trace message"')) {
+      const m = (JSON.parse(l) as { message: { slot: number; type: string; src: number } }).message;
+      if (m.slot !== longSlot || m.type === 'TASK_WAKEUP' || m.type === 'TASK_NEW') continue;
+      holding = false;
+      if (m.type === 'TASK_PREEMPT' && m.src === MsgSrc.CLIENT) agentPreempts++;
+    }
+  }
+  return { agentPreempts, placedOverLong };
+}
+
+async function longAndShorts(policy: string, extra: string[], coop = false): Promise<Run> {
   const name = enclaveName(policy);
-  const agent = await startAgent(['--enclave', 'cpus=0', '--agent-cpu', '1', '--name', name, '--stats-interval', '0', '--policy', policy, ...extra]);
+  const agent = await startAgent(['--enclave', 'cpus=0', '--agent-cpu', '1', '--name', name, '--stats-interval', '0', '--trace', '--policy', policy, ...extra]);
   try {
     const shared = new SharedArrayBuffer(256);
     const words = new Int32Array(shared);
@@ -18,9 +49,11 @@ async function longAndShorts(policy: string, extra: string[], coop = false): Pro
     }
     const slots = await Promise.all(shorts.map((s) => s.reg));
     await sleep(50); // each has run up to its park()
-    const long = startWorker('request-worker.ts', { enclave: name, index: 0, shared, mode: 'once', workMs: 400, coop });
+    const long = startWorker('request-worker.ts', { enclave: name, index: 0, shared, mode: 'once', workMs: 400, coop, cpuTime: true });
+    // 400 ms of cpu time, not of wall time: if this thread (on the agent's cpu) is slow to
+    // wake the shorts, the long request is not thereby done before they arrive.
     const longDone = nextMessage(long, (m: any) => m.kind === 'done');
-    await nextMessage(long, (m: any) => m.kind === 'registered');
+    const longSlot = (await nextMessage<{ slot: number }>(long, (m: any) => m.kind === 'registered')).slot;
     // The long request is on the cpu now, past the kernel blocks a fresh registration
     // brings (posting 'registered' to the main thread, first calls): seen within ~15 ms.
     await sleep(50);
@@ -30,32 +63,31 @@ async function longAndShorts(policy: string, extra: string[], coop = false): Pro
       await sleep(10);
     }
     await Promise.all([longDone, ...shorts.map((s) => s.done)]);
-    return Array.from({ length: SHORTS + 1 }, (_, i) => words[8 + i]);
+    await agent.stop(); // every trace line is in once it has exited
+    const order = Array.from({ length: SHORTS + 1 }, (_, i) => words[8 + i]);
+    return { order, ...traceOf(agent, longSlot, new Set(slots.map((s) => s.slot))) };
   } finally {
     await agent.stop();
   }
 }
 
 t.test('Shinjuku: short requests complete while a long one is still running (signal preemption)', async (t) => {
-  const order = await longAndShorts('shinjuku', ['--policy-opt', 'sliceUs=200']);
+  const { order, agentPreempts, placedOverLong } = await longAndShorts('shinjuku', ['--policy-opt', 'sliceUs=200']);
   t.equal(order[0], 5, `the long request finished last (completion order ${order})`);
+  t.ok(agentPreempts > 0 && placedOverLong > 0, `the agent took the cpu from it for the shorts (${agentPreempts} preemptions, ${placedOverLong} placements over it)`);
 });
 
 t.test('Shinjuku with cooperative checkpoints: same outcome without relying on the signal', async (t) => {
-  const order = await longAndShorts('shinjuku', ['--policy-opt', 'sliceUs=200'], true);
+  const { order, agentPreempts } = await longAndShorts('shinjuku', ['--policy-opt', 'sliceUs=200'], true);
   t.equal(order[0], 5, `the long request finished last (completion order ${order})`);
+  t.ok(agentPreempts > 0, `the long request left at the agent's request (${agentPreempts} times)`);
 });
 
 t.test('FIFO control: the short requests wait behind the long one', async (t) => {
-  // FIFO never preempts: shorts only get ahead when the long request blocks in the kernel
-  // (JIT, GC) and re-arrives at the back of the queue. One such block after the last short
-  // arrived puts it behind all of them, which this VM's noise sometimes does; so up to five
-  // rounds, and at least one must show a short waiting behind the long request.
-  const orders: number[][] = [];
-  for (let round = 0; round < 5; round++) {
-    const order = await longAndShorts('fifo', []);
-    orders.push(order);
-    if (order[0] < 5) break;
-  }
-  t.ok(orders.some((o) => o[0] < 5), `a short request waited behind the long one (completion orders ${orders.map((o) => o.join(',')).join(' / ')})`);
+  // What FIFO promises, read from the agent's trace. Completion order would not
+  // do: when the long request blocks in the kernel (a Node thread can, on its
+  // runtime's locks) FIFO rightly runs the shorts meanwhile.
+  const { order, agentPreempts, placedOverLong } = await longAndShorts('fifo', []);
+  t.equal(agentPreempts, 0, 'the agent never asked the long request to leave');
+  t.equal(placedOverLong, 0, `no short was placed while the long one held the cpu (completion order ${order})`);
 });

@@ -49,7 +49,8 @@ export function startAgent(args: string[]): Promise<RunningAgent> {
   const out: string[] = [];
   const err: string[] = [];
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-    proc.on('exit', (code, signal) => resolve({ code, signal })),
+    // 'close', not 'exit': the last log lines can still be in the pipes when 'exit' fires.
+    proc.on('close', (code, signal) => resolve({ code, signal })),
   );
   return new Promise((resolve, reject) => {
     let buf = '';
@@ -90,7 +91,7 @@ export function runAgentCli(args: string[], timeoutMs = 20000): Promise<{ code: 
     proc.stdout.on('data', (d) => (stdout += d));
     proc.stderr.on('data', (d) => (stderr += d));
     const timer = setTimeout(() => proc.kill('SIGKILL'), timeoutMs);
-    proc.on('exit', (code) => {
+    proc.on('close', (code) => {
       clearTimeout(timer);
       resolve({ code, stdout, stderr });
     });
