@@ -239,7 +239,11 @@ int syr_cring_post(struct syr_map *m, uint32_t slot, uint16_t type, uint16_t src
 			}
 			if (__atomic_compare_exchange_n(syr_cell_word(cell), &w, syr_cell_make(pos, me), false, __ATOMIC_ACQ_REL,
 							__ATOMIC_RELAXED)) {
-				__atomic_compare_exchange_n(&q->tail, &pos, pos + 1, false, __ATOMIC_RELEASE, __ATOMIC_RELAXED);
+				/* Through a copy: a failed CAS (another producer already moved tail past our
+				 * claim) writes the current tail into `expect`, and the publish below must
+				 * use the position claimed, or the cell gets a seq the agent never takes. */
+				uint32_t expect = pos;
+				__atomic_compare_exchange_n(&q->tail, &expect, pos + 1, false, __ATOMIC_RELEASE, __ATOMIC_RELAXED);
 				break;
 			}
 		} else if (dif < 0) {
