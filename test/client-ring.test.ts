@@ -12,8 +12,8 @@ t.test('concurrent producers: nothing lost, nothing stuck, per-producer order ke
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'syrup-cring-'));
   t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
   const bin = path.join(dir, 'cring-stress');
-  // The shim's own region.c, built as it is for the addon.
-  execFileSync(process.env.CC ?? 'cc', [
+  // The shim's own region.c, built as it is for the addon (clang: the BPF build needs it anyway).
+  execFileSync(process.env.CC ?? 'clang', [
     '-O2', '-pthread', '-D_GNU_SOURCE', '-Ikernel-shim', '-Ikernel-shim/build',
     'test/fixtures/cring-stress.c', 'kernel-shim/region.c', '-lbpf', '-o', bin,
   ], { cwd: ROOT, stdio: 'pipe' });
