@@ -272,12 +272,6 @@ int syr_cring_post(struct syr_map *m, uint32_t slot, uint16_t type, uint16_t src
 	return 0;
 }
 
-/*
- * Agent side: the cell at head is claimed by `owner` and unpublished. If that
- * thread no longer exists it never will publish: free the cell for the next
- * lap (CAS, so a publish that raced us wins) and make sure tail is past it.
- * Returns true when the cell was skipped.
- */
 char syr_thread_state(uint32_t tid)
 {
 	/* /proc/<tid> resolves any thread id, not only thread-group leaders. */
@@ -302,6 +296,12 @@ static bool thread_gone(uint32_t tid)
 	return s == 0 || s == 'Z' || s == 'X';
 }
 
+/*
+ * Agent side: the cell at head is claimed by `owner` and unpublished. If that
+ * thread no longer exists it never will publish: free the cell for the next
+ * lap (CAS, so a publish that raced us wins) and make sure tail is past it.
+ * Returns true when the cell was skipped.
+ */
 bool syr_cring_reclaim(struct syr_region *r, uint32_t head, uint32_t owner)
 {
 	if (!thread_gone(owner))

@@ -73,9 +73,9 @@ export interface ShinjukuOptions {
    * When every cpu is busy, latch the next task on a busy cpu so the holder
    * hands the cpu straight over when it parks. False: a
    * waiting task is placed only when the agent hears that a cpu is free.
-   * Default false: the loop/shim disagreements that stranded requests with it
-   * on are fixed (bench/analysis.md, third pass), but no sweep has run clean
-   * yet on the 2-vCPU VM (Shinjuku stalls at 3.7k req/s there with or without it).
+   * Default false: with the stalls behind it fixed (bench/analysis.md, third
+   * and fourth passes) a full sweep runs clean with it on, but on the 2-vCPU VM
+   * it measured slower than without (GET p99 2,335 against 1,319 us at 130 req/s).
    */
   latchNext?: boolean;
 }
