@@ -23,6 +23,7 @@
  */
 import type { TxnResult } from '../agent/abi.ts';
 import { Policy, type ScheduleContext } from '../agent/policy.ts';
+import type { Message } from '../agent/message.ts';
 import type { Task } from '../agent/task.ts';
 import { MinHeap } from './min-heap.ts';
 import { numberOption, optionsObject, rejectUnknown } from './options.ts';
@@ -83,22 +84,22 @@ export class SjfPolicy extends Policy {
     this.unhintedNs = numberOption(o, 'unhintedUs', Infinity, (n) => n >= 0, 'a number >= 0 or Infinity') * 1000;
   }
 
-  override taskNew(task: Task): void {
+  override taskNew(task: Task, _msg: Message): void {
     this.enqueue(task, true);
   }
 
-  override taskRunnable(task: Task): void {
+  override taskRunnable(task: Task, _msg: Message): void {
     if (this.info.get(task)?.state === SjfState.Blocked) this.enqueue(task, true);
   }
 
-  override taskBlocked(task: Task): void {
+  override taskBlocked(task: Task, _msg: Message): void {
     const inf = this.info.get(task);
     if (!inf) return;
     this.heap.remove(task);
     inf.state = SjfState.Blocked;
   }
 
-  override taskPreempted(task: Task): void {
+  override taskPreempted(task: Task, _msg: Message): void {
     if (this.info.get(task)?.state !== SjfState.OnCpu) return;
     // SJF itself never preempts; a TASK_PREEMPT comes from the kernel (Linux
     // ran something else on the cpu) or from a wrapper such as rate-groups.
@@ -107,18 +108,18 @@ export class SjfPolicy extends Policy {
     this.enqueue(task, false);
   }
 
-  override taskYield(task: Task): void {
+  override taskYield(task: Task, _msg: Message): void {
     // A yield is the task's own choice: a fresh key from its (re-read) hint, and a fresh ticket.
     if (this.info.get(task)?.state === SjfState.OnCpu) this.enqueue(task, true);
   }
 
-  override taskDead(task: Task): void {
+  override taskDead(task: Task, _msg: Message): void {
     this.heap.remove(task);
     this.info.delete(task);
   }
 
-  override taskDeparted(task: Task): void {
-    this.taskDead(task);
+  override taskDeparted(task: Task, msg: Message): void {
+    this.taskDead(task, msg);
   }
 
   override schedule(ctx: ScheduleContext): void {
