@@ -1,7 +1,7 @@
 // multi-enclave.test.ts: two enclaves with different policies on disjoint cpus at once, each with its own threads; neither sees the other's tasks or messages.
 import t from 'tap';
 import { MsgSrc } from '../agent/abi.ts';
-import { enclaveName, nextMessage, startAgent, startWorker, waitFor, type RunningAgent } from './helpers/live.ts';
+import { agentTrace, enclaveName, nextMessage, startAgent, startWorker, waitFor, type RunningAgent, type TracedMessage } from './helpers/live.ts';
 
 /*
  * The 2-cpu layout: enclave A is cpu 0 with its agent on cpu 1, enclave B is
@@ -27,15 +27,9 @@ async function service(name: string, n: number, gate: SharedArrayBuffer): Promis
   return { results, maxInside: new Int32Array(shared)[2] };
 }
 
-interface Traced {
-  type: string;
-  src: number;
-  tid: number;
-}
-
 /** Every message the agent traced, in delivery order. */
-function traced(agent: RunningAgent): Traced[] {
-  return agent.out.filter((l) => l.includes('"trace message"')).map((l) => (JSON.parse(l) as { message: Traced }).message);
+function traced(agent: RunningAgent): TracedMessage[] {
+  return agentTrace(agent).flatMap((e) => (e.kind === 'message' ? [e.message] : []));
 }
 
 /**
@@ -45,7 +39,7 @@ function traced(agent: RunningAgent): Traced[] {
  * so each may add one to the threads seen inside at once; time-sharing by
  * Linux instead of the agent would show all of them inside with none of these.
  */
-function kernelBlocksInside(msgs: Traced[]): number {
+function kernelBlocksInside(msgs: TracedMessage[]): number {
   const started = new Set<number>();
   const blocked = new Set<number>();
   for (const m of msgs) {

@@ -2,7 +2,7 @@
 import t from 'tap';
 import { attach } from '../client/index.ts';
 import { MsgSrc } from '../agent/abi.ts';
-import { enclaveName, nextMessage, sleep, startAgent, startWorker, type RunningAgent } from './helpers/live.ts';
+import { agentTrace, enclaveName, nextMessage, sleep, startAgent, startWorker, type RunningAgent } from './helpers/live.ts';
 
 interface Run {
   /** Completion number of the long request ([0]) and of each short. */
@@ -18,14 +18,13 @@ function traceOf(agent: RunningAgent, longSlot: number, shortSlots: Set<number>)
   let holding = false;
   let agentPreempts = 0;
   let placedOverLong = 0;
-  for (const l of agent.out) {
-    if (l.includes('"trace txn"')) {
-      const x = (JSON.parse(l) as { txn: { slot: number; result: string } }).txn;
-      if (x.result !== 'OK') continue;
-      if (x.slot === longSlot) holding = true;
-      else if (shortSlots.has(x.slot) && holding) placedOverLong++;
-    } else if (l.includes('"trace message"')) {
-      const m = (JSON.parse(l) as { message: { slot: number; type: string; src: number } }).message;
+  for (const e of agentTrace(agent)) {
+    if (e.kind === 'txn') {
+      if (e.txn.result !== 'OK') continue;
+      if (e.txn.slot === longSlot) holding = true;
+      else if (shortSlots.has(e.txn.slot) && holding) placedOverLong++;
+    } else {
+      const m = e.message;
       if (m.slot !== longSlot || m.type === 'TASK_WAKEUP' || m.type === 'TASK_NEW') continue;
       holding = false;
       if (m.type === 'TASK_PREEMPT' && m.src === MsgSrc.CLIENT) agentPreempts++;

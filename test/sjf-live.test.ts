@@ -1,12 +1,7 @@
 // sjf-live.test.ts: with real threads, SJF runs queued requests in order of the expected-runtime hint the service set.
 import t from 'tap';
 import { attach } from '../client/index.ts';
-import { enclaveName, nextMessage, sleep, startAgent, startWorker } from './helpers/live.ts';
-
-interface TracedTxn {
-  slot: number;
-  result: string;
-}
+import { agentTrace, enclaveName, nextMessage, sleep, startAgent, startWorker } from './helpers/live.ts';
 
 t.test('SJF: requests queued at once are placed in order of their hint', async (t) => {
   const name = enclaveName('sjf');
@@ -35,10 +30,8 @@ t.test('SJF: requests queued at once are placed in order of their hint', async (
   await Promise.all(workers.map((w) => w.done));
   await agent.stop(); // every trace line is in once it has exited
   const firstPlaced = new Map<number, number>();
-  agent.out.slice(woken).forEach((l, at) => {
-    if (!l.includes('"trace txn"')) return;
-    const txn = (JSON.parse(l) as { txn: TracedTxn }).txn;
-    if (txn.result === 'OK' && !firstPlaced.has(txn.slot)) firstPlaced.set(txn.slot, at);
+  agentTrace(agent, woken).forEach((e, at) => {
+    if (e.kind === 'txn' && e.txn.result === 'OK' && !firstPlaced.has(e.txn.slot)) firstPlaced.set(e.txn.slot, at);
   });
   const byPlacement = [0, 1, 2, 3].sort((a, b) => (firstPlaced.get(slots[a]) ?? Infinity) - (firstPlaced.get(slots[b]) ?? Infinity));
   // Placement order, not completion order: SJF never preempts, so a request

@@ -82,6 +82,39 @@ export function startAgent(args: string[]): Promise<RunningAgent> {
   });
 }
 
+/** A message as the agent's --trace logs it (type by name). */
+export interface TracedMessage {
+  type: string;
+  src: number;
+  slot: number;
+  tid: number;
+  seq: number;
+}
+
+/** A committed transaction as the agent's --trace logs it (result by name). */
+export interface TracedTxn {
+  slot: number;
+  tid: number;
+  cpu: number;
+  result: string;
+}
+
+export type TraceEntry = { kind: 'message'; message: TracedMessage } | { kind: 'txn'; txn: TracedTxn };
+
+/**
+ * The agent's --trace lines from agent.out[from] on, in the order it logged
+ * them: messages as delivered to the policy, transactions as committed. Read
+ * after agent.stop() to be sure the last ones are in.
+ */
+export function agentTrace(agent: RunningAgent, from = 0): TraceEntry[] {
+  const out: TraceEntry[] = [];
+  for (const l of agent.out.slice(from)) {
+    if (l.includes('"trace message"')) out.push({ kind: 'message', message: (JSON.parse(l) as { message: TracedMessage }).message });
+    else if (l.includes('"trace txn"')) out.push({ kind: 'txn', txn: (JSON.parse(l) as { txn: TracedTxn }).txn });
+  }
+  return out;
+}
+
 /** Run the agent CLI to completion (for bad-input cases). */
 export function runAgentCli(args: string[], timeoutMs = 20000): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
