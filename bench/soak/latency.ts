@@ -1,5 +1,5 @@
 // latency.ts: the soak's request-latency summary, in the shape its report prints, over the harness's histograms (bench/histogram.ts).
-import { newHistogram, recordUs, summarize, type Histogram } from '../histogram.ts';
+import { summarize, type Histogram } from '../histogram.ts';
 
 export interface LatencySummary {
   count: number;
@@ -8,11 +8,6 @@ export interface LatencySummary {
   p999Us: number;
   maxUs: number;
 }
-
-/** A multi-second stall is recorded, not clamped (the histogram resizes itself). */
-export const latencyHistogram: () => Histogram = newHistogram;
-
-export { recordUs };
 
 export function summarizeLatency(h: Histogram): LatencySummary {
   const s = summarize(h);

@@ -5,7 +5,8 @@ import { HDR } from '../../agent/abi.ts';
 import { native, type ClientHandle } from '../../agent/native.ts';
 import { onlineCpus } from '../../agent/topology.ts';
 import { Enclave } from '../../client/index.ts';
-import { latencyHistogram, recordUs, summarizeLatency } from './latency.ts';
+import { newHistogram, recordUs } from '../histogram.ts';
+import { summarizeLatency } from './latency.ts';
 import { CONTROL_BYTES, T, TIMES_BYTES, W } from './layout.ts';
 import type { ChurnStats, FromService, ServiceConfig, ToService, WorkerStat } from './protocol.ts';
 import { liveAgent } from './region.ts';
@@ -115,7 +116,7 @@ function topUpChurn(): void {
 
 // ---- dispatcher ------------------------------------------------------------------------
 
-const hist = latencyHistogram();
+const hist = newHistogram(); // resizes itself: a multi-second stall is recorded, not clamped
 /** Send times of worker w's requests not yet seen finished; queue[w][k] is request number qBase[w] + k. */
 const queues: number[][] = Array.from({ length: N }, () => []);
 const qBase = new Array<number>(N).fill(0);
