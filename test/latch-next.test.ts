@@ -2,13 +2,13 @@
 import t from 'tap';
 import { execFileSync, spawn } from 'node:child_process';
 import path from 'node:path';
-import type { Worker } from 'node:worker_threads';
 import { CPU, MsgSrc, MsgType, PreemptCause, REGION, RUN_STATE_MASK, RunState, TASK, TxnResult } from '../agent/abi.ts';
 import { native } from '../agent/native.ts';
 import { attach } from '../client/index.ts';
 import { Task } from '../agent/task.ts';
 import { HandEnclave } from './helpers/inproc.ts';
-import { nextMessage, ROOT, sleep, startWorker } from './helpers/live.ts';
+import { nextMessage, ROOT, sleep } from './helpers/live.ts';
+import { Ctl, ScriptedProcess } from './helpers/scripted-process.ts';
 
 /** The run word's state (RunState) of a slot, read from the shared region. */
 function runState(h: HandEnclave): (slot: number) => number {
@@ -28,10 +28,12 @@ function occupancy(h: HandEnclave): (cpu: number) => { cur: number; next: number
  * A scripted worker that has registered (TASK_NEW seen) but is not placed yet.
  * It runs SCHED_FIFO: a holder that a CFS kernel thread preempts (kdamond
  * lands on cpu 0 here) has left its cpu as far as the shim is concerned, and
- * these tests are about what happens while it holds it.
+ * these tests are about what happens while it holds it. Each runs in a
+ * process of its own: a thread queued behind a FIFO spinner can hold its
+ * process's mmap_lock, and this process must stay free to stop the spinner.
  */
 interface Newcomer {
-  w: Worker;
+  w: ScriptedProcess;
   slot: number;
   seq: number;
   registered: Promise<unknown>;
@@ -39,17 +41,18 @@ interface Newcomer {
   stopSpin(): void;
   /** Let a holdPark step go on to park. */
   mayPark(): void;
+  /** End a kernel-wait step: the thread wakes in the kernel, unasked by the shim. */
+  endKernelWait(): void;
 }
 
 async function newcomer(h: HandEnclave): Promise<Newcomer> {
-  const ctl = new Int32Array(new SharedArrayBuffer(8));
-  const w = startWorker('scripted-worker.ts', { enclave: h.name, ctl: ctl.buffer });
+  const w = new ScriptedProcess(h.name);
   let running = false;
   const registered = nextMessage(w, (m) => m.kind === 'registered').then(() => (running = true));
   const { tid } = await nextMessage<{ kind: string; tid: number }>(w, (m) => m.kind === 'registering');
   execFileSync('chrt', ['-f', '-p', '1', String(tid)]);
   const born = await h.until((m) => m.type === MsgType.TASK_NEW);
-  const n = { w, slot: born.slot, seq: born.seq, registered, isRunning: () => running, stopSpin: () => Atomics.store(ctl, 0, 1), mayPark: () => Atomics.store(ctl, 1, 1) };
+  const n = { w, slot: born.slot, seq: born.seq, registered, isRunning: () => running, stopSpin: () => w.set(Ctl.STOP_SPIN), mayPark: () => w.set(Ctl.MAY_PARK), endKernelWait: () => w.set(Ctl.END_KERNEL_WAIT) };
   workers.push(n);
   return n;
 }
@@ -87,6 +90,7 @@ async function release(h: HandEnclave, ws: Newcomer[]): Promise<void> {
   for (const w of ws) {
     w.stopSpin();
     w.mayPark();
+    w.endKernelWait();
   }
   h.close();
   for (const w of ws) enc.wake(w.slot);
@@ -158,25 +162,32 @@ t.test('a successor latched while it runs unplaced: parked, it waits for the han
   t.teardown(() => release(h, workers));
   const occ = occupancy(h);
   const run = runState(h);
+  const lastOf = (slot: number) => h.log.filter((m) => m.slot === slot).at(-1)!.type;
+  // Runnable in the kernel: a wakeup, or a preemption if it got the cpu for a moment (the
+  // holder can block in the kernel too, and RT throttling lets a CFS thread in).
+  const runnable = (slot: number) => [MsgType.TASK_WAKEUP, MsgType.TASK_PREEMPT].includes(lastOf(slot));
   const a = await newcomer(h);
   const b = await newcomer(h);
-  // B runs first, then sleeps in the kernel, which frees cpu 0 for A.
+  // B runs first, then waits in the kernel, which frees cpu 0 for A.
   t.same(h.commit([[b.slot, 0, b.seq]]), [TxnResult.OK]);
   await b.registered;
-  const sleepMs = 150;
-  const asleep = Date.now();
-  b.w.postMessage({ op: 'kernel-sleep', ms: sleepMs, thenSpin: true });
-  // The first block may be its event loop's, before the sleep: any of them frees cpu 0 for A.
+  b.w.postMessage({ op: 'kernel-wait', thenSpin: true });
+  // The first block may be its event loop's, before the wait: any of them frees cpu 0 for A.
   await h.until((m) => m.type === MsgType.TASK_BLOCKED && m.slot === b.slot);
   t.same(h.commit([[a.slot, 0, a.seq]]), [TxnResult.OK]);
   await a.registered;
+  const aSpinning = nextMessage(a.w, (m) => m.kind === 'spinning');
   const aSpun = nextMessage(a.w, (m) => m.kind === 'spun');
   a.w.postMessage({ op: 'spin' });
-  // B wakes up runnable on cpu 0 without a placement, as after any kernel block or
-  // preemption; A (SCHED_FIFO, spinning) keeps the cpu, so B waits in the kernel's queue.
-  await sleep(sleepMs + 100 - (Date.now() - asleep));
+  // Only once A spins does B wake: runnable on cpu 0 without a placement, as after any
+  // kernel block or preemption; A (SCHED_FIFO, spinning) keeps the cpu, so B waits in the
+  // kernel's queue. (A timed sleep raced A's start: B could wake first and spin at A's
+  // priority, and A never ran again.)
+  await aSpinning;
+  b.endKernelWait();
+  for (let i = 0; i < 400 && !runnable(b.slot); i++) await h.settle(5);
   await h.settle(20);
-  t.equal(h.log.filter((m) => m.slot === b.slot).at(-1)!.type, MsgType.TASK_WAKEUP, "B's last word is a kernel wakeup");
+  t.ok(runnable(b.slot), `B's last word says it is runnable in the kernel (${MsgType[lastOf(b.slot)]})`);
   await ensureHolds(h, occ, a.slot);
   t.equal(run(b.slot), RunState.RUN, 'B is runnable and not parked');
   t.equal(await commitLatest(h, b.slot, 0, true), TxnResult.OK, 'B is latched behind A');
@@ -201,7 +212,9 @@ t.test('a successor latched while it runs unplaced: parked, it waits for the han
   // Its spin flag is already set; holdPark keeps it from parking before the latch even if
   // B blocks in the kernel meanwhile (a Node thread can) and Linux runs A early.
   a.w.postMessage({ op: 'kernel-sleep', ms: 1, thenSpin: true, holdPark: true, thenPark: true });
-  await h.until((m) => m.type === MsgType.TASK_WAKEUP && m.slot === a.slot);
+  // Its event loop may have woken already (a timer, a V8 task) and queued behind B: the
+  // wakeup then came before the post. Either way its last word says it is runnable.
+  for (let i = 0; i < 400 && !runnable(a.slot); i++) await h.settle(5);
   await ensureHolds(h, occ, b.slot);
   t.equal(run(a.slot), RunState.RUN, 'A is runnable and not parked');
   t.equal(await commitLatest(h, a.slot, 0, true), TxnResult.OK, 'A is latched behind B');

@@ -1,5 +1,6 @@
 // live.ts: helpers for live tests: run syrup-agent as a child, start worker-thread fixtures, wait for conditions.
 import { spawn, type ChildProcess } from 'node:child_process';
+import type { EventEmitter } from 'node:events';
 import { Worker } from 'node:worker_threads';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -137,20 +138,41 @@ export function startWorker(fixture: string, data: Record<string, unknown>): Wor
   return new Worker(BOOT, { workerData: { entry, ...data } });
 }
 
+/** What nextMessage listens to: a Worker, or anything that emits 'message', 'error' and 'exit' like one. */
+export type MessageSource = Pick<EventEmitter, 'on' | 'off' | 'once'> & { readonly threadId: number };
+
 /** Resolve with the first message from w satisfying pred. */
-export function nextMessage<T = Record<string, unknown>>(w: Worker, pred: (m: T) => boolean = () => true): Promise<T> {
-  return new Promise((resolve, reject) => {
+export function nextMessage<T = Record<string, unknown>>(w: MessageSource, pred: (m: T) => boolean = () => true, timeoutMs = 60_000): Promise<T> {
+  const p = new Promise<T>((resolve, reject) => {
+    const done = () => {
+      clearTimeout(timer);
+      w.off('message', onMsg);
+      w.off('error', onErr);
+      w.off('exit', done);
+    };
     const onMsg = (m: T) => {
       if (pred(m)) {
-        w.off('message', onMsg);
-        w.off('error', onErr);
+        done();
         resolve(m);
       }
     };
-    const onErr = (e: Error) => reject(e);
+    const onErr = (e: Error) => {
+      done();
+      reject(e);
+    };
+    // Below tap's per-file kill, so a thread that never gets to answer fails the test with its name instead of a bare timeout.
+    const timer = setTimeout(() => {
+      done();
+      reject(new Error(`worker ${w.threadId} sent no message matching ${pred.toString()} within ${timeoutMs} ms`));
+    }, timeoutMs);
+    timer.unref();
     w.on('message', onMsg);
     w.on('error', onErr);
+    w.once('exit', done); // a worker that ended will never answer; a test that still awaits it has its own teardown to blame
   });
+  // Some waits are set up and never awaited (a thread that is never placed): their timeout must not be an unhandled rejection.
+  p.catch(() => undefined);
+  return p;
 }
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
