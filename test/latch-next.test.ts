@@ -66,7 +66,7 @@ async function newcomer(h: HandEnclave): Promise<Newcomer> {
 async function ensureHolds(h: HandEnclave, occ: (cpu: number) => { cur: number }, slot: number): Promise<void> {
   for (let i = 0; i < 200 && occ(0).cur !== slot + 1; i++) {
     await h.settle(5);
-    const last = h.log.filter((m) => m.slot === slot).at(-1);
+    const last = h.last(slot);
     if (last && occ(0).cur === 0) h.commit([[slot, 0, last.seq]]);
   }
   if (occ(0).cur !== slot + 1) throw new Error(`slot ${slot} could not be placed back on cpu 0`);
@@ -75,7 +75,7 @@ async function ensureHolds(h: HandEnclave, occ: (cpu: number) => { cur: number }
 /* Commit with slot's latest seqnum, draining and trying again while a message the drain has not applied yet makes it stale. */
 async function commitLatest(h: HandEnclave, slot: number, cpu: number, next = false): Promise<TxnResult> {
   for (let i = 0; ; i++) {
-    const seq = h.log.filter((m) => m.slot === slot).at(-1)!.seq;
+    const seq = h.last(slot)!.seq;
     const [r] = h.commit([[slot, cpu, seq, next]]);
     if (r !== TxnResult.TARGET_STALE || i === 50) return r;
     await h.settle(2);
@@ -139,7 +139,7 @@ t.test('a latched successor waits behind the holder and starts when the holder p
   await ensureHolds(h, occ, b.slot);
   t.same(h.commit([[c.slot, 0, c.seq, true]]), [TxnResult.OK]);
   t.same(occ(0), { cur: b.slot + 1, next: c.slot + 1 });
-  t.same(h.commit([[a.slot, 0, h.log.filter((m) => m.slot === a.slot).at(-1)!.seq, true]]), [TxnResult.TARGET_NOT_RUNNABLE], 'a parked task cannot be latched');
+  t.same(h.commit([[a.slot, 0, h.last(a.slot)!.seq, true]]), [TxnResult.TARGET_NOT_RUNNABLE], 'a parked task cannot be latched');
   t.same(occ(0), { cur: b.slot + 1, next: c.slot + 1 }, 'and the failure left the latch alone');
   proc.kill('SIGKILL');
   await h.until((m) => m.type === MsgType.TASK_DEAD && m.slot === c.slot);
@@ -162,7 +162,7 @@ t.test('a successor latched while it runs unplaced: parked, it waits for the han
   t.teardown(() => release(h, workers));
   const occ = occupancy(h);
   const run = runState(h);
-  const lastOf = (slot: number) => h.log.filter((m) => m.slot === slot).at(-1)!.type;
+  const lastOf = (slot: number) => h.last(slot)!.type;
   // Runnable in the kernel: a wakeup, or a preemption if it got the cpu for a moment (the
   // holder can block in the kernel too, and RT throttling lets a CFS thread in).
   const runnable = (slot: number) => [MsgType.TASK_WAKEUP, MsgType.TASK_PREEMPT].includes(lastOf(slot));
@@ -262,7 +262,7 @@ for (const graceUs of [0, 50_000]) {
     b.w.postMessage({ op: 'park' });
     const bb = await h.until((m) => m.type === MsgType.TASK_BLOCKED && m.slot === b.slot);
     t.ok(bb);
-    const cur = h.log.filter((m) => m.slot === a.slot).at(-1)!;
+    const cur = h.last(a.slot)!;
     t.same(h.commit([[a.slot, 0, cur.seq]]), [TxnResult.OK]);
     a.stopSpin();
     const r = (await spun) as { checkpointsHonoured: number };

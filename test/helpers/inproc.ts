@@ -33,6 +33,12 @@ export class HandEnclave {
     }
   }
 
+  /** The latest message drained about slot (its seqnum is what a commit must name). */
+  last(slot: number): Message | undefined {
+    for (let i = this.log.length - 1; i >= 0; i--) if (this.log[i].slot === slot) return this.log[i];
+    return undefined;
+  }
+
   /** Keep draining for ms (the drain is also where held-back preemption signals fire). */
   async settle(ms: number): Promise<void> {
     await this.until(() => false, ms).catch(() => undefined);
