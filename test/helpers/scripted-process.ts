@@ -33,6 +33,10 @@ export class ScriptedProcess extends EventEmitter {
     );
   }
 
+  private get alive(): boolean {
+    return this.proc.exitCode === null && this.proc.signalCode === null;
+  }
+
   get threadId(): number {
     return this.proc.pid ?? -1;
   }
@@ -44,11 +48,11 @@ export class ScriptedProcess extends EventEmitter {
 
   /** Raise a ctl word (and wake a thread waiting on it). */
   set(word: Ctl): void {
-    if (this.proc.exitCode === null && this.proc.signalCode === null) this.proc.stdin!.write(`${JSON.stringify({ ctl: word })}\n`);
+    if (this.alive) this.proc.stdin!.write(`${JSON.stringify({ ctl: word })}\n`);
   }
 
   async terminate(): Promise<void> {
-    if (this.proc.exitCode === null && this.proc.signalCode === null) this.proc.kill('SIGKILL');
+    if (this.alive) this.proc.kill('SIGKILL');
     await this.exited;
   }
 }
