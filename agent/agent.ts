@@ -94,13 +94,25 @@ export class Agent implements ScheduleContext {
   /** One iteration: drain, dispatch, schedule, commit, enforce. Throws PolicyError if the policy threw. */
   step(): void {
     const ch = this.channel;
+    const prevNs = this.nowNs;
     this.nowNs = ch.nowNs();
+    // A long gap between iterations is time no message was drained and no
+    // placement committed: the agent's cpu ran something else, or this
+    // process was in GC or its event loop. Counted, since every wakeup that
+    // arrives in such a gap waits for its end.
+    if (prevNs > 0) this.stats.noteGap(this.nowNs - prevNs);
     this.stats.iterations++;
     ch.drain(this.msgs);
     if (this.redeliver.size > 0) this.retryThrown();
     for (let i = 0; i < this.msgs.length; i++) this.dispatch(this.msgs[i]);
 
-    this.guard('schedule', () => this.policy.schedule(this));
+    // Called every iteration, so not through guard(): its closure would be
+    // garbage on every pass of an idle loop (young-generation GC pauses the agent).
+    try {
+      this.policy.schedule(this);
+    } catch (err) {
+      this.policyThrew('schedule', err);
+    }
     const busy = this.msgs.length > 0 || this.pending.length > 0;
     if (this.pending.length > 0) this.commitPending();
     if (this.unplacedRunning.size > 0) this.enforce();
@@ -396,12 +408,15 @@ export class Agent implements ScheduleContext {
       fn();
       return true;
     } catch (err) {
-      this.stats.policyErrors++;
-      if (this.opts.policyErrors === 'continue') {
-        this.log?.error({ err, where }, `policy threw in ${where}; continuing`);
-        return false;
-      }
-      throw new PolicyError(where, err);
+      this.policyThrew(where, err);
+      return false;
     }
+  }
+
+  /** 'continue' mode: log and go on; otherwise stop the agent with a PolicyError naming the callback. */
+  private policyThrew(where: string, err: unknown): void {
+    this.stats.policyErrors++;
+    if (this.opts.policyErrors !== 'continue') throw new PolicyError(where, err);
+    this.log?.error({ err, where }, `policy threw in ${where}; continuing`);
   }
 }

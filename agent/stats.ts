@@ -1,6 +1,9 @@
 // stats.ts: counters the agent loop keeps, and the periodic rate summary it logs.
 import { MSG_TYPE_COUNT, MSG_TYPE_NAMES, TXN_RESULT_COUNT, TXN_RESULT_NAMES } from './abi.ts';
 
+/** Gaps between loop iterations longer than this count as stalls (an iteration that commits takes tens of us). */
+export const STALL_NS = 200_000;
+
 export class AgentStats {
   readonly msgs = new Float64Array(MSG_TYPE_COUNT);
   readonly txnResults = new Float64Array(TXN_RESULT_COUNT);
@@ -14,11 +17,24 @@ export class AgentStats {
   /** 'continue' mode: thrown-on messages that a later try delivered, and those given up on. */
   redelivered = 0;
   policyDropped = 0;
+  /** Loop iterations that started more than STALL_NS after the previous one, their summed and longest gap. */
+  stalls = 0;
+  stalledNs = 0;
+  private maxGapNs = 0;
 
   private lastNs = 0;
   private lastMsgs = new Float64Array(MSG_TYPE_COUNT);
   private lastTxns = 0;
   private lastIterations = 0;
+  private lastStalls = 0;
+  private lastStalledNs = 0;
+
+  noteGap(ns: number): void {
+    if (ns > this.maxGapNs) this.maxGapNs = ns;
+    if (ns <= STALL_NS) return;
+    this.stalls++;
+    this.stalledNs += ns;
+  }
 
   /** Cumulative counts since start: messages by type, transactions, failures by code. */
   totals(): Record<string, unknown> {
@@ -37,6 +53,8 @@ export class AgentStats {
       redelivered: this.redelivered,
       policyDropped: this.policyDropped,
       iterations: this.iterations,
+      stalls: this.stalls,
+      stalledMs: Math.round(this.stalledNs / 1e4) / 100,
     };
   }
 
@@ -56,6 +74,9 @@ export class AgentStats {
       msgsPerSec,
       txnsPerSec: rate(this.txns, this.lastTxns),
       loopsPerSec: rate(this.iterations, this.lastIterations),
+      stallsPerSec: rate(this.stalls, this.lastStalls),
+      stalledMsPerSec: dt > 0 ? Math.round((this.stalledNs - this.lastStalledNs) / 1e4 / dt) / 100 : 0,
+      maxGapUs: Math.round(this.maxGapNs / 1e3),
       failures,
       queueDepth,
       preemptions: this.preemptions,
@@ -67,6 +88,9 @@ export class AgentStats {
     this.lastMsgs.set(this.msgs);
     this.lastTxns = this.txns;
     this.lastIterations = this.iterations;
+    this.lastStalls = this.stalls;
+    this.lastStalledNs = this.stalledNs;
+    this.maxGapNs = 0;
     return out;
   }
 }

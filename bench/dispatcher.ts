@@ -16,7 +16,7 @@ import type { Waker } from './parker.ts';
 import {
   C_DISP_SLEEP, C_DOORBELL, C_GEN_DONE, D_AWAKE, D_WANT_ARRIVAL, D_WANT_COMPLETION, FLAG_MEASURED,
   G_DROPPED, G_DROPPED_MEASURED, G_GENERATED, G_MEASURED, KIND_RANGE, R_FLAGS, R_INTENDED, R_KEY, R_PUSHED,
-  R_WORK, RECORD, S_DISPATCHED, S_ENDED, S_FLAGS, S_INTENDED, S_KEY, S_PUSHED, S_STARTED, S_WORK, S_YIELDS,
+  R_WORK, RECORD, S_DISPATCHED, S_ENDED, S_FLAGS, S_INTENDED, S_KEY, S_PLACED, S_PUSHED, S_STARTED, S_WORK, S_YIELDS,
   SLOT_STRIDE, ST_ASSIGNED, ST_DONE, ST_IDLE, W_STATE, WORD_STRIDE, type PhaseResult, type SharedRegions,
   type StageSummaries,
 } from './protocol.ts';
@@ -36,6 +36,28 @@ class TypeStats {
   readonly queue = newHistogram();
   readonly wake = newHistogram();
   readonly service = newHistogram();
+  readonly placed = newHistogram();
+  readonly start = newHistogram();
+  keptCpu = 0;
+  /** Set once a worker reports a placement time: a Syrup configuration. */
+  private placedKnown = false;
+
+  /**
+   * Splits wake-to-run at the placement's commit. A commit from before the
+   * hand-out means the worker was woken before it parked and kept its cpu:
+   * there is no agent round trip to split, so it is counted, not recorded.
+   */
+  recordWake(dispatched: number, placed: number, started: number): void {
+    recordUs(this.wake, started - dispatched);
+    if (Number.isNaN(placed)) return;
+    this.placedKnown = true;
+    if (placed < dispatched) {
+      this.keptCpu++;
+      return;
+    }
+    recordUs(this.placed, placed - dispatched);
+    recordUs(this.start, started - placed);
+  }
 
   stages(): StageSummaries {
     return {
@@ -43,11 +65,12 @@ class TypeStats {
       queue: summarize(this.queue),
       wake: summarize(this.wake),
       service: summarize(this.service),
+      ...(this.placedKnown ? { placed: summarize(this.placed), start: summarize(this.start), keptCpu: this.keptCpu } : {}),
     };
   }
 
   all(): Histogram[] {
-    return [this.total, this.generator, this.queue, this.wake, this.service];
+    return [this.total, this.generator, this.queue, this.wake, this.service, this.placed, this.start];
   }
 }
 
@@ -121,7 +144,7 @@ export class Dispatcher {
           recordUs(s.total, ended - intended);
           recordUs(s.generator, pushed - intended);
           recordUs(s.queue, dispatched - pushed);
-          recordUs(s.wake, started - dispatched);
+          s.recordWake(dispatched, slots[b + S_PLACED], started);
           recordUs(s.service, ended - started);
           completedMeasured++;
           yields += slots[b + S_YIELDS];

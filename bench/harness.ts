@@ -18,6 +18,7 @@ import type { Calibration } from './calibrate.ts';
 import { SCHEMA, type BenchReport, type ConfigResult, type PointResult } from './results.ts';
 import { SERVER_V8_FLAGS, ServerProcess } from './server-process.ts';
 import { renderTables } from './table.ts';
+import { runDelay, sampleRunDelay } from './run-delay.ts';
 
 /** Sweep points as fractions of the worker cpus' nominal capacity: dense at the low end, where the default scheduler saturates. */
 const FULL_FRACTIONS = [0.01, 0.02, 0.03, 0.04, 0.06, 0.08, 0.1, 0.13, 0.16, 0.2, 0.25, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9];
@@ -148,10 +149,11 @@ async function runConfig(spec: ConfigSpec, ctx: Ctx): Promise<ConfigResult> {
     live.add(server);
     const k = started.ready.calibration;
     ctx.calibration ??= k;
+    const roles = () => ({ ...started.ready.tids, ...(agent ? { agent: agent.pid } : {}) });
     Object.assign(result, {
       calibration: k,
       pinned: started.ready.pinned,
-      tids: { ...started.ready.tids, ...(agent ? { agent: agent.pid } : {}) },
+      tids: roles(),
       workers: started.ready.workers,
       startupS: (Date.now() - t0) / 1e3,
     });
@@ -167,6 +169,7 @@ async function runConfig(spec: ConfigSpec, ctx: Ctx): Promise<ConfigResult> {
       const sinceMs = Date.now();
       const pids = ownPids();
       const before = sampleCpu(layout.cpus, pids);
+      const delayBefore = sampleRunDelay(roles());
       const p = await server!.runPhase({
         cmd: 'phase',
         phase: ++phase,
@@ -176,7 +179,13 @@ async function runConfig(spec: ConfigSpec, ctx: Ctx): Promise<ConfigResult> {
         // The same arrival sequence for a given load in every configuration.
         seed: (opts.seed * 7919 + Math.round(rate)) >>> 0,
       });
-      const point: PointResult = { ...p, sloMet: meetsSlo(p, opts.sloUs), halfLinux, interference: interference(before, sampleCpu(layout.cpus, pids)) };
+      const point: PointResult = {
+        ...p,
+        sloMet: meetsSlo(p, opts.sloUs),
+        halfLinux,
+        interference: interference(before, sampleCpu(layout.cpus, pids)),
+        runDelay: runDelay(delayBefore, sampleRunDelay(roles())),
+      };
       if (agent) point.agentStats = agent.statsSince(sinceMs);
       return point;
     };

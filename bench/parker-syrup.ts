@@ -26,6 +26,11 @@ export class SyrupParker implements WorkerParker {
     return this.task.checkpoint();
   }
 
+  /** The task's commit_ns, stamped by the agent's shim when it committed the placement (or latched the hand-over). */
+  placedAtUs(): number {
+    return this.task.enclave.lastCommitNs(this.task.slot) / 1e3;
+  }
+
   close(): void {
     this.task.unregister();
   }

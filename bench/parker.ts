@@ -16,6 +16,8 @@ export interface WorkerParker {
   park(): void;
   /** A cooperative preemption point inside long requests; true when the thread was asked to give up its cpu (and did). */
   checkpoint(): boolean;
+  /** When the placement this thread runs on now was committed (CLOCK_MONOTONIC us); NaN where nothing places threads (Linux). */
+  placedAtUs(): number;
   /** Leaves the scheduler (before the thread exits). */
   close(): void;
 }
@@ -43,6 +45,10 @@ export class LinuxParker implements WorkerParker {
 
   checkpoint(): boolean {
     return false;
+  }
+
+  placedAtUs(): number {
+    return NaN;
   }
 
   close(): void {}

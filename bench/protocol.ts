@@ -61,6 +61,12 @@ export const S_ENDED = 7;
 export const S_CHECKSUM = 8;
 /** Checkpoints that returned true (the worker was asked to give up its cpu) during this request. */
 export const S_YIELDS = 9;
+/**
+ * Syrup only: when the agent committed the placement the worker started this
+ * request on (CLOCK_MONOTONIC us, the task's commit_ns); NaN under the default
+ * scheduler. Splits "wake to run" into the agent's half and the worker cpu's.
+ */
+export const S_PLACED = 10;
 export const SLOT_STRIDE = 16;
 
 // ---- per-worker words (Int32Array, WORD_STRIDE per worker: one cache line each) -----
@@ -168,6 +174,17 @@ export interface StageSummaries {
   wake: Summary;
   /** Started -> ended (service, including time preempted). */
   service: Summary;
+  /**
+   * Syrup configurations only, the two halves of `wake` for requests that
+   * started on a placement committed after they were handed out:
+   * handed -> placement committed (the wake() post, delivery to the agent,
+   * waiting in the policy's queue, the decision and the commit) ...
+   */
+  placed?: Summary;
+  /** ... and placement committed -> started (run-word release, futex wake, the worker cpu's switch). */
+  start?: Summary;
+  /** Requests that started on a placement older than their hand-out (woken before they parked: no agent round trip). */
+  keptCpu?: number;
 }
 
 export interface PhaseResult {

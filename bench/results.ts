@@ -5,6 +5,7 @@ import type { Calibration } from './calibrate.ts';
 import type { Layout } from './layout.ts';
 import type { BenchOptions } from './options.ts';
 import type { PhaseResult } from './protocol.ts';
+import type { RunDelay } from './run-delay.ts';
 
 export const SCHEMA = 'syrup-bench-rocksdb/1';
 
@@ -17,6 +18,8 @@ export interface PointResult extends PhaseResult {
   interference: Interference;
   /** Measured a second time because other processes disturbed the first measurement (which is discarded). */
   remeasured?: boolean;
+  /** How long the agent, dispatcher, generator and workers waited runnable for a cpu during this load (warm-up included). */
+  runDelay?: RunDelay;
   /** Syrup: the agent's stats lines (per-second message, transaction, preemption counts) logged during this load. */
   agentStats?: unknown[];
 }

@@ -46,13 +46,24 @@ function sweepTable(c: ConfigResult): string[] {
   return out;
 }
 
+/** Run-queue wait of the agent and the workers (older results.json files have none). */
+function waits(p: PointResult): string {
+  const d = p.runDelay;
+  if (!d) return '-';
+  return `${d.agentMsPerS === undefined ? '-' : d.agentMsPerS.toFixed(1)} / ${d.workersMsPerS.toFixed(1)}`;
+}
+
 /** Where a GET's time goes at one load, per configuration: the profile behind the latency numbers. */
 function stageTable(r: BenchReport, pick: (c: ConfigResult) => PointResult | undefined, title: string): string[] {
   const out = [
     title,
     '',
-    row(['configuration', 'load (req/s)', 'generator p50/p99', 'queue p50/p99', 'wake to run p50/p99', 'service p50/p99', 'total p50/p99', 'RANGE checkpoints that yielded']),
-    row(['---', '---:', '---:', '---:', '---:', '---:', '---:', '---:']),
+    row([
+      'configuration', 'load (req/s)', 'generator p50/p99', 'queue p50/p99', 'wake to run p50/p99',
+      'of which: to placement p50/p99', 'placement to run p50/p99', 'service p50/p99', 'total p50/p99', 'RANGE checkpoints that yielded',
+      'waiting for a cpu, ms/s: agent / workers',
+    ]),
+    row(['---', '---:', '---:', '---:', '---:', '---:', '---:', '---:', '---:', '---:', '---:']),
   ];
   let any = false;
   for (const c of r.configs) {
@@ -60,8 +71,8 @@ function stageTable(r: BenchReport, pick: (c: ConfigResult) => PointResult | und
     if (!p) continue;
     any = true;
     const s = p.stages.get;
-    const pair = (x: { p50: number; p99: number; count: number }) => `${us(x.p50, x.count)} / ${us(x.p99, x.count)}`;
-    out.push(row([c.name, int(p.rate), pair(s.generator), pair(s.queue), pair(s.wake), pair(s.service), pair(p.get), int(p.checkpointYields)]));
+    const pair = (x: { p50: number; p99: number; count: number } | undefined) => (x ? `${us(x.p50, x.count)} / ${us(x.p99, x.count)}` : '-');
+    out.push(row([c.name, int(p.rate), pair(s.generator), pair(s.queue), pair(s.wake), pair(s.placed), pair(s.start), pair(s.service), pair(p.get), int(p.checkpointYields), waits(p)]));
   }
   return any ? out : [];
 }
@@ -90,7 +101,11 @@ export function renderTables(r: BenchReport): string {
   lines.push(
     'Stages: generator = scheduled arrival to pushed in the ring (generator lateness); queue = waiting in the ring for an idle worker; ' +
       'wake to run = handed to a worker and woken until it started (wakeup delivery, scheduling decision, context switch, run-queue wait); ' +
+      'for Syrup it splits at the commit of the placement the worker started on: to placement = the wake() post, delivery to the agent, ' +
+      'waiting in the policy\'s queue, the decision and the commit (the agent\'s half, on its cpu); placement to run = the run-word release, ' +
+      'futex wake and switch on the worker cpu (a worker woken before it parked keeps its cpu and is left out of both); ' +
       'service = started to finished, including time preempted. ' +
+      'Waiting for a cpu = run-queue wait (/proc/<tid>/schedstat) per second of the load: the agent behind the other threads of its cpu, the workers summed. ' +
       '"other procs" = cpu time other processes took on the benchmark\'s cpus during the load (a shared machine shows up there).',
     '',
   );

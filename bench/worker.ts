@@ -5,7 +5,7 @@ import { LinuxParker, type WorkerParker } from './parker.ts';
 import { currentTid } from './pin.ts';
 import {
   C_BOOTED, C_DISP_SLEEP, C_DOORBELL, C_GO_REGISTER, C_READY, C_STOP, D_WANT_COMPLETION, KIND_RANGE,
-  S_CHECKSUM, S_ENDED, S_FLAGS, S_KEY, S_STARTED, S_WORK, S_YIELDS, SLOT_STRIDE, ST_DONE, W_STATE, W_TID,
+  S_CHECKSUM, S_ENDED, S_FLAGS, S_KEY, S_PLACED, S_STARTED, S_WORK, S_YIELDS, SLOT_STRIDE, ST_DONE, W_STATE, W_TID,
   WORD_STRIDE, type WorkerInit,
 } from './protocol.ts';
 import { KvStore } from './store.ts';
@@ -73,6 +73,7 @@ for (;;) {
   parker.park();
   if (Atomics.load(ctl, C_STOP) !== 0) break;
   slots[base + S_STARTED] = nowUs();
+  slots[base + S_PLACED] = parker.placedAtUs();
   yields = 0;
   checksum ^= serve((slots[base + S_FLAGS] & KIND_RANGE) !== 0, slots[base + S_KEY], slots[base + S_WORK]);
   slots[base + S_YIELDS] = yields;

@@ -227,6 +227,8 @@ t.test('a tiny Linux baseline run produces results.json, table.md and plot.svg',
   t.equal(p.incomplete, 0);
   t.ok(p.get.p50 > 0 && p.get.p50 <= p.get.p99 && p.get.p99 <= p.get.p999, 'percentiles ordered');
   t.ok(p.stages.get.service.p50 >= 1, 'service stage measured');
+  t.equal(p.stages.get.placed, undefined, 'no agent, so no placement half of wake to run');
+  t.ok(p.runDelay && p.runDelay.agentMsPerS === undefined && p.runDelay.workersMsPerS >= 0, `workers' run-queue wait recorded, no agent's: ${JSON.stringify(p.runDelay)}`);
   t.ok(typeof p.encoded.get === 'string' && p.encoded.get.length > 0, 'histogram encoded');
   t.equal(report.configs[0].points.length, linux.points.length);
   const svg = readFileSync(join(dir, 'plot.svg'), 'utf8');
