@@ -185,6 +185,14 @@ t.test('plot and table render from a report', async (t) => {
   t.match(md, /\| shinjuku \| 3,960 \| 4\.00x \| 20 \| 15x \|/);
   t.match(md, /skipped: not found/);
   t.match(md, /Where a GET's time goes at half the Linux saturation load/);
+
+  // Linux met the SLO nowhere, Shinjuku did: the bullet must not say Shinjuku reached nothing.
+  const noLinux = syntheticReport();
+  noLinux.configs[0].points = [point(500, 3000), point(1000, 4000)];
+  evaluate(noLinux);
+  const text = renderTables(noLinux);
+  t.match(text, /- shinjuku: saturation 3,960 req\/s, no ratio \(the Linux baseline met the SLO at no load run\)/);
+  t.notMatch(text, /- shinjuku: saturation not reached/);
 });
 
 t.test('docs regeneration touches only the rocksdb section', async (t) => {
