@@ -135,7 +135,9 @@ export class Agent implements ScheduleContext {
       do {
         this.step();
       } while (!this.stopping && this.nowNs - start < burstNs);
+      const turn = this.channel.nowNs();
       await new Promise<void>((resolve) => setImmediate(resolve));
+      this.stats.noteTurn(this.channel.nowNs() - turn);
     }
   }
 

@@ -21,6 +21,10 @@ export class AgentStats {
   stalls = 0;
   stalledNs = 0;
   private maxGapNs = 0;
+  /** Of that: the longest event-loop turn the loop yielded to, and garbage-collection pauses (total, longest). */
+  private maxTurnNs = 0;
+  gcNs = 0;
+  private maxGcNs = 0;
 
   private lastNs = 0;
   private lastMsgs = new Float64Array(MSG_TYPE_COUNT);
@@ -28,12 +32,24 @@ export class AgentStats {
   private lastIterations = 0;
   private lastStalls = 0;
   private lastStalledNs = 0;
+  private lastGcNs = 0;
 
   noteGap(ns: number): void {
     if (ns > this.maxGapNs) this.maxGapNs = ns;
     if (ns <= STALL_NS) return;
     this.stalls++;
     this.stalledNs += ns;
+  }
+
+  /** How long one yield to the event loop took (timers, logging, signals run there). */
+  noteTurn(ns: number): void {
+    if (ns > this.maxTurnNs) this.maxTurnNs = ns;
+  }
+
+  /** One garbage-collection pause of the agent's isolate (from a 'gc' PerformanceObserver). */
+  noteGc(ns: number): void {
+    this.gcNs += ns;
+    if (ns > this.maxGcNs) this.maxGcNs = ns;
   }
 
   /** Cumulative counts since start: messages by type, transactions, failures by code. */
@@ -77,6 +93,9 @@ export class AgentStats {
       stallsPerSec: rate(this.stalls, this.lastStalls),
       stalledMsPerSec: dt > 0 ? Math.round((this.stalledNs - this.lastStalledNs) / 1e4 / dt) / 100 : 0,
       maxGapUs: Math.round(this.maxGapNs / 1e3),
+      maxTurnUs: Math.round(this.maxTurnNs / 1e3),
+      gcMsPerSec: dt > 0 ? Math.round((this.gcNs - this.lastGcNs) / 1e4 / dt) / 100 : 0,
+      maxGcUs: Math.round(this.maxGcNs / 1e3),
       failures,
       queueDepth,
       preemptions: this.preemptions,
@@ -91,6 +110,9 @@ export class AgentStats {
     this.lastStalls = this.stalls;
     this.lastStalledNs = this.stalledNs;
     this.maxGapNs = 0;
+    this.maxTurnNs = 0;
+    this.lastGcNs = this.gcNs;
+    this.maxGcNs = 0;
     return out;
   }
 }

@@ -8,6 +8,7 @@ import type { AgentOptions } from './options.ts';
 import type { Policy } from './policy.ts';
 import type { SchedStatePublisher } from './sched-state-publisher.ts';
 import { formatCpuList, InputError, onlineCpus } from './topology.ts';
+import { PerformanceObserver } from 'node:perf_hooks';
 
 /**
  * Keep every thread of this process off the enclave cpus (Node's GC and
@@ -71,6 +72,12 @@ export async function runAgent(
     throw err;
   }
   const stop = () => agent.stop();
+  // GC pauses stop the loop like any other stall; counting them separately
+  // tells an agent that makes garbage from a cpu that is taken from it.
+  const gc = new PerformanceObserver((list) => {
+    for (const e of list.getEntries()) agent.stats.noteGc(e.duration * 1e6);
+  });
+  gc.observe({ entryTypes: ['gc'] });
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
   const upgraded = o.upgrade ? enclave.counters() : undefined;
@@ -94,6 +101,7 @@ export async function runAgent(
       exitCode = 1;
     }
   } finally {
+    gc.disconnect();
     process.off('SIGINT', stop);
     process.off('SIGTERM', stop);
     agent.logStats();

@@ -27,3 +27,18 @@ t.test('gaps between iterations over the threshold are stalls; shorter ones only
   t.equal(second.maxGapUs, 10, 'each stats line reports its own interval');
   t.equal(second.stallsPerSec, 0);
 });
+
+t.test('event-loop turns and GC pauses are reported beside the gaps, each line for its own interval', async (t) => {
+  const ch = new FakeChannel([0]);
+  const agent = new Agent(ch, new FifoPolicy(), { name: 'turns', statsIntervalMs: 0, yieldEveryMs: 1 });
+  agent.stats.noteTurn(400_000);
+  agent.stats.noteTurn(100_000);
+  agent.stats.noteGc(2_000_000);
+  agent.stats.noteGc(500_000);
+  const a = agent.stats.snapshot(1e9, 0, {}) as { maxTurnUs: number; maxGcUs: number };
+  t.equal(a.maxTurnUs, 400, 'the longest turn');
+  t.equal(a.maxGcUs, 2000, 'the longest pause');
+  const b = agent.stats.snapshot(2e9, 0, {}) as { maxTurnUs: number; maxGcUs: number; gcMsPerSec: number };
+  t.same([b.maxTurnUs, b.maxGcUs, b.gcMsPerSec], [0, 0, 0], 'nothing carried into the next interval');
+  t.equal(agent.stats.gcNs, 2_500_000, 'GC time accumulates');
+});
