@@ -5,12 +5,9 @@ import path from 'node:path';
 import readline from 'node:readline';
 import { ROOT } from './live.ts';
 
-/** ctl words of scripted-worker.ts. */
-export enum Ctl {
-  STOP_SPIN = 0,
-  MAY_PARK = 1,
-  END_KERNEL_WAIT = 2,
-}
+import { Ctl } from '../fixtures/scripted-ctl.ts';
+
+export { Ctl };
 
 /** Emits 'message' (the worker's replies), 'error' and 'exit', like a Worker. */
 export class ScriptedProcess extends EventEmitter {
@@ -43,6 +40,9 @@ export class ScriptedProcess extends EventEmitter {
 
   /** One scripted-worker step ({ op, ... }). */
   postMessage(step: Record<string, unknown>): void {
+    // A step for a process that is gone would be an EPIPE on stdin, reported
+    // later and far from here; say which step could not be sent instead.
+    if (!this.alive) throw new Error(`scripted process ${this.threadId} has exited; step ${JSON.stringify(step)} not sent`);
     this.proc.stdin!.write(`${JSON.stringify({ step })}\n`);
   }
 
