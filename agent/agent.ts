@@ -162,7 +162,12 @@ export class Agent implements ScheduleContext {
 
   idleCpus(): number[] {
     const out: number[] = [];
-    for (const c of this.cpus) if (!this.owner.has(c) && !this.pendingCpus.has(c)) out.push(c);
+    // A cpu whose successor slot is taken is not free either. It has no owner
+    // when a preempting placement's task already came and went (it ran after
+    // the hand-over and parked) before its victim's leaving message arrived:
+    // a placement there fails CPU_BUSY until that message clears the slot,
+    // and a policy that took the cpu for idle retried it every iteration.
+    for (const c of this.cpus) if (!this.owner.has(c) && !this.pendingCpus.has(c) && !this.cpuLatched(c)) out.push(c);
     return out;
   }
 
@@ -192,7 +197,8 @@ export class Agent implements ScheduleContext {
   private enqueueTxn(task: Task, cpu: number, next: boolean): void {
     if (this.pendingCpus.has(cpu) || this.cpuLatched(cpu)) {
       // Two placements on one cpu in one round, or a successor already waits
-      // there: fail it here exactly as the commit would.
+      // there: fail it here exactly as the commit would, and count it as one.
+      this.stats.txnResults[TxnResult.CPU_BUSY]++;
       this.failTxn({ task, cpu, barrier: task.seq, result: TxnResult.CPU_BUSY });
       return;
     }

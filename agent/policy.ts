@@ -19,7 +19,7 @@ export interface ScheduleContext {
   readonly nowNs: number;
   /** Enclave cpus, ascending. */
   readonly cpus: readonly number[];
-  /** Cpus with no task placed and no placement pending in this round. */
+  /** Cpus with no task placed, no placement pending in this round, and a free successor slot (see cpuLatched): place() there succeeds. */
   idleCpus(): number[];
   /** The task the runtime last placed on cpu (or has pending there this round). */
   taskOn(cpu: number): Task | undefined;

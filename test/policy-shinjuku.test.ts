@@ -324,3 +324,24 @@ t.test('latchNext: idle cpus are still filled first, and a preemption in flight 
   t.same(h.step(), [ok(1, 0)], 'the victim left: cpu 0 takes a latch again (task 1, behind task 3)');
   t.equal(h.agent.nextOn(0)?.slot, 1);
 });
+
+t.test('a cpu still handing over from a preemption is not idle, even once its new task came and went', async (t) => {
+  const h = new PolicyHarness(new ShinjukuPolicy({ latchNext: false, sliceUs: 50 }));
+  h.newTask(1);
+  t.same(h.step(), [ok(1, 0)]);
+  h.newTask(2);
+  h.advanceUs(50);
+  t.same(h.step(), [ok(2, 0)], 'task 2 is placed over task 1');
+  // Task 2 started when task 1 handed over, served, and parked; task 1's
+  // TASK_PREEMPT (another ring) has not been drained yet.
+  h.block(2);
+  h.step();
+  t.equal(h.on(0), undefined, 'nothing placed on cpu 0 in the agent\'s view');
+  t.ok(h.agent.cpuLatched(0), 'but the hand-over from task 1 is still in flight');
+  t.same(h.agent.idleCpus(), [], 'so it is not idle');
+  h.newTask(3);
+  for (let i = 0; i < 5; i++) t.same(h.step(), [], 'task 3 waits');
+  t.equal(h.agent.stats.txnResults[TxnResult.CPU_BUSY], 0, 'no placement was tried on the busy slot (it used to be retried every iteration)');
+  h.preempted(1);
+  t.same(h.step(), [ok(3, 0)], 'the leaving message frees the cpu and the waiter takes it');
+});
