@@ -78,6 +78,7 @@ export class AgentStats {
   snapshot(nowNs: number, queueDepth: number, extra: Record<string, number>): Record<string, unknown> {
     const dt = this.lastNs === 0 ? 0 : (nowNs - this.lastNs) / 1e9;
     const rate = (cur: number, prev: number) => (dt > 0 ? Math.round((cur - prev) / dt) : 0);
+    const msPerSec = (curNs: number, prevNs: number) => (dt > 0 ? Math.round((curNs - prevNs) / 1e4 / dt) / 100 : 0);
     const msgsPerSec: Record<string, number> = {};
     for (let t = 1; t < MSG_TYPE_COUNT; t++) {
       msgsPerSec[MSG_TYPE_NAMES[t]] = rate(this.msgs[t], this.lastMsgs[t]);
@@ -91,10 +92,10 @@ export class AgentStats {
       txnsPerSec: rate(this.txns, this.lastTxns),
       loopsPerSec: rate(this.iterations, this.lastIterations),
       stallsPerSec: rate(this.stalls, this.lastStalls),
-      stalledMsPerSec: dt > 0 ? Math.round((this.stalledNs - this.lastStalledNs) / 1e4 / dt) / 100 : 0,
+      stalledMsPerSec: msPerSec(this.stalledNs, this.lastStalledNs),
       maxGapUs: Math.round(this.maxGapNs / 1e3),
       maxTurnUs: Math.round(this.maxTurnNs / 1e3),
-      gcMsPerSec: dt > 0 ? Math.round((this.gcNs - this.lastGcNs) / 1e4 / dt) / 100 : 0,
+      gcMsPerSec: msPerSec(this.gcNs, this.lastGcNs),
       maxGcUs: Math.round(this.maxGcNs / 1e3),
       failures,
       queueDepth,

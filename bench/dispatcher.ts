@@ -39,8 +39,6 @@ class TypeStats {
   readonly placed = newHistogram();
   readonly start = newHistogram();
   keptCpu = 0;
-  /** Set once a worker reports a placement time: a Syrup configuration. */
-  private placedKnown = false;
 
   /**
    * Splits wake-to-run at the placement's commit. A commit from before the
@@ -50,7 +48,6 @@ class TypeStats {
   recordWake(dispatched: number, placed: number, started: number): void {
     recordUs(this.wake, started - dispatched);
     if (Number.isNaN(placed)) return;
-    this.placedKnown = true;
     if (placed < dispatched) {
       this.keptCpu++;
       return;
@@ -65,7 +62,8 @@ class TypeStats {
       queue: summarize(this.queue),
       wake: summarize(this.wake),
       service: summarize(this.service),
-      ...(this.placedKnown ? { placed: summarize(this.placed), start: summarize(this.start), keptCpu: this.keptCpu } : {}),
+      // Only a Syrup worker reports a placement time, and each one lands in one of these.
+      ...(this.placed.totalCount + this.keptCpu > 0 ? { placed: summarize(this.placed), start: summarize(this.start), keptCpu: this.keptCpu } : {}),
     };
   }
 

@@ -5,7 +5,7 @@ import type { Calibration } from './calibrate.ts';
 import type { Layout } from './layout.ts';
 import type { BenchOptions } from './options.ts';
 import type { PhaseResult } from './protocol.ts';
-import type { RunDelay } from './run-delay.ts';
+import type { RoleTids, RunDelay } from './run-delay.ts';
 
 export const SCHEMA = 'syrup-bench-rocksdb/1';
 
@@ -52,7 +52,7 @@ export interface ConfigResult {
   calibration?: Calibration;
   pinned?: Record<string, string>;
   /** Server thread ids (and the agent's pid), to line results up with a perf sched trace. */
-  tids?: { dispatcher: number; generator: number; workers: number[]; agent?: number };
+  tids?: RoleTids;
   workers?: number;
   startupS?: number;
   points: PointResult[];

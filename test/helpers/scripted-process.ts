@@ -3,9 +3,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import path from 'node:path';
 import readline from 'node:readline';
-import { ROOT } from './live.ts';
-
 import { Ctl } from '../fixtures/scripted-ctl.ts';
+import { ROOT } from './live.ts';
 
 export { Ctl };
 
