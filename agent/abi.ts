@@ -6,6 +6,8 @@ export const MAX_TASKS = 4096;
 export const MAX_CPUS = 256;
 export const CRING_SLOTS = 4096;
 export const NAME_MAX = 48;
+/** SYR_ISOLATION_CGROUP: the cpuset cgroup that holds every movable thread outside the enclaves (isolation.ts). */
+export const ISOLATION_CGROUP = 'syrup.rest';
 
 export enum MsgType {
   NONE = 0,

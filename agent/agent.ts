@@ -34,6 +34,16 @@ export interface AgentLoopOptions {
   idleYield?: boolean;
   /** Told every scheduling-state transition of a task (cross-layer publishing; see sched-state.ts). */
   onTaskState?: (task: Task, state: SchedState) => void;
+  /**
+   * A task joined: called before its TASK_NEW reaches the policy, so before
+   * any placement of it can commit (isolation admits the thread to the
+   * enclave's cpuset here; placing it outside that would fail).
+   */
+  onTaskJoin?: (task: Task) => void;
+  /** A task left the enclave; `alive` when it departed rather than died. */
+  onTaskLeave?: (task: Task, alive: boolean) => void;
+  /** Runs with each stats line; what it returns is logged beside the counters (isolation's sweep and report). */
+  onStats?: () => Record<string, unknown>;
 }
 
 /** How many times a runnable-making message the policy threw on is tried again ('continue' mode). */
@@ -155,7 +165,13 @@ export class Agent implements ScheduleContext {
     } catch {
       // stats are best effort; a throwing stats() must not take the agent down
     }
-    this.log?.info({ stats: this.stats.snapshot(this.nowNs, depth, extra), tasks: this.tasks.size }, 'agent stats');
+    let hooked: Record<string, unknown> = {};
+    try {
+      hooked = this.opts.onStats?.() ?? {};
+    } catch (err) {
+      hooked = { statsHookError: (err as Error).message };
+    }
+    this.log?.info({ stats: this.stats.snapshot(this.nowNs, depth, extra), tasks: this.tasks.size, ...hooked }, 'agent stats');
   }
 
   // ---- ScheduleContext -------------------------------------------------------------
@@ -232,6 +248,7 @@ export class Agent implements ScheduleContext {
       task.seq = m.seq;
       this.channel.readHints(task);
       this.tasks.set(m.slot, task);
+      this.opts.onTaskJoin?.(task);
       this.opts.onTaskState?.(task, SchedState.QUEUED);
       this.deliver(task, m);
       return;
@@ -274,6 +291,7 @@ export class Agent implements ScheduleContext {
         this.tasks.delete(m.slot);
         this.redeliver.delete(task);
         this.opts.onTaskState?.(task, SchedState.IDLE);
+        this.opts.onTaskLeave?.(task, m.type === MsgType.TASK_DEPARTED);
         try {
           this.callPolicy(task, m);
         } finally {

@@ -30,6 +30,9 @@ Runs a scheduling policy for the threads that register with the enclave.
   --trace                 log every message and transaction (for debugging a policy)
   --idle-yield            sched_yield the agent cpu after an idle iteration, for machines where
                           other threads must share it (default: pure spin, as ghOSt)
+  --no-isolate            leave other threads on the enclave cpus (default: every movable thread
+                          outside the enclave is moved off them through the cpuset cgroup while
+                          the agent runs, and moved back when it exits, is killed or is upgraded)
   -h, --help              this text
 
 Exit codes: 0 stopped by SIGINT/SIGTERM, 1 runtime failure, 2 bad input, 3 the policy threw.
@@ -53,6 +56,7 @@ export function parseCli(argv: string[]): AgentOptions | 'help' {
         trace: { type: 'boolean' },
         'idle-yield': { type: 'boolean' },
         upgrade: { type: 'boolean' },
+        'no-isolate': { type: 'boolean' },
         'publish-map': { type: 'string' },
         'preempt-grace-us': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
@@ -113,6 +117,7 @@ export function parseCli(argv: string[]): AgentOptions | 'help' {
   if (v.trace) input.trace = true;
   if (v['idle-yield']) input.idleYield = true;
   if (v.upgrade) input.upgrade = true;
+  if (v['no-isolate']) input.isolate = false;
   if (v['publish-map'] !== undefined) input.publishMap = v['publish-map'];
   const grace = intArg('preempt-grace-us', v['preempt-grace-us']);
   if (grace !== undefined) input.preemptGraceUs = grace;

@@ -39,6 +39,12 @@ export interface AgentOptions {
   trace: boolean;
   /** sched_yield() the agent's cpu when an iteration had nothing to do (for machines where other threads share it). Default false. */
   idleYield: boolean;
+  /**
+   * Keep every movable thread outside the enclave off its cpus while the agent
+   * runs (cpuset cgroup; see isolation.ts), and give them back when it ends,
+   * however it ends. Default true; --no-isolate turns it off.
+   */
+  isolate: boolean;
   /** Take over the enclave from its running agent (live upgrade, policy switch) instead of creating it. Default false. */
   upgrade: boolean;
   /** Pinned BPF array (u32 -> u32) to publish each executor's thread state into (cross-layer), '' = none. Default ''. */
@@ -60,6 +66,7 @@ export const DEFAULTS: Omit<AgentOptions, 'cpus' | 'agentCpu'> = {
   policyErrors: 'exit',
   trace: false,
   idleYield: false,
+  isolate: true,
   upgrade: false,
   publishMap: '',
 };
@@ -118,6 +125,7 @@ export function resolveAgentOptions(input: Partial<AgentOptions> & { cpus: numbe
   if (o.policyErrors !== 'exit' && o.policyErrors !== 'continue') bad('policyErrors', "'exit' or 'continue'", o.policyErrors);
   if (typeof o.trace !== 'boolean') bad('trace', 'a boolean', o.trace);
   if (typeof o.idleYield !== 'boolean') bad('idleYield', 'a boolean', o.idleYield);
+  if (typeof o.isolate !== 'boolean') bad('isolate', 'a boolean', o.isolate);
   if (typeof o.upgrade !== 'boolean') bad('upgrade', 'a boolean', o.upgrade);
   if (typeof o.publishMap !== 'string') bad('publishMap', 'a path to a pinned BPF map, or empty', o.publishMap);
   return { ...(o as unknown as AgentOptions), cpus: [...(cpus as number[])].sort((a, b) => a - b) };

@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import type { Logger } from 'pino';
 import { Agent, PolicyError } from './agent.ts';
 import { AgentEnclave } from './enclave.ts';
+import { Isolation } from './isolation.ts';
 import { native } from './native.ts';
 import type { AgentOptions } from './options.ts';
 import type { Policy } from './policy.ts';
@@ -53,9 +54,23 @@ export async function runAgent(
   log: Logger,
   onReady?: (agent: Agent) => void,
 ): Promise<RunResult> {
-  placeAgentThreads(o);
-  const publisher = o.publishMap ? await openPublisher(o.publishMap) : undefined;
-  const enclave = AgentEnclave.open(o);
+  // Before the enclave opens: this process's threads must be in the enclave's
+  // cpuset before the pin, and the cpus cleared before the first placement.
+  const isolation = Isolation.open({ name: o.name, cpus: o.cpus, isolate: o.isolate });
+  let enclave: AgentEnclave;
+  let publisher: SchedStatePublisher | undefined;
+  try {
+    placeAgentThreads(o);
+    publisher = o.publishMap ? await openPublisher(o.publishMap) : undefined;
+    enclave = AgentEnclave.open(o);
+  } catch (err) {
+    // Another agent may own this name (AGENT_ALIVE, or an upgrade that did not
+    // take over): its isolation record is put back as it was.
+    isolation.abandon();
+    throw err;
+  }
+  const isoReport = isolation.report();
+  if (o.isolate && isoReport.state !== 'isolated') log.warn({ isolation: isoReport }, `enclave cpus not isolated (${isoReport.state})`);
   let agent: Agent;
   try {
     agent = new Agent(enclave.channel, policy, {
@@ -65,10 +80,17 @@ export async function runAgent(
       policyErrors: o.policyErrors,
       trace: o.trace,
       idleYield: o.idleYield,
-      onTaskState: publisher ? (task, state) => publisher.publish(task, state) : undefined,
+      onTaskState: publisher ? (task, state) => publisher!.publish(task, state) : undefined,
+      onTaskJoin: isolation.active ? (task) => isolation.admit(task.tid) : undefined,
+      onTaskLeave: isolation.active ? (task, alive) => alive && isolation.leave(task.tid) : undefined,
+      onStats: () => {
+        isolation.sweep();
+        return { isolation: isolation.report() };
+      },
     }, log);
   } catch (err) {
     enclave.close();
+    isolation.release();
     throw err;
   }
   const stop = () => agent.stop();
@@ -83,7 +105,7 @@ export async function runAgent(
   const upgraded = o.upgrade ? enclave.counters() : undefined;
   log.info(
     {
-      enclave: o.name, cpus: formatCpuList(o.cpus), agentCpu: o.agentCpu, policy: policy.name, pid: process.pid,
+      enclave: o.name, cpus: formatCpuList(o.cpus), agentCpu: o.agentCpu, policy: policy.name, pid: process.pid, isolation: isoReport,
       ...(upgraded ? { upgrade: { gapMs: upgraded.upgradeGapNs / 1e6, rediscovered: upgraded.rediscovered } } : {}),
     },
     'agent ready',
@@ -109,10 +131,13 @@ export async function runAgent(
     publisher?.close();
     if (agent.handoverRequested && exitCode === 0) {
       enclave.handover();
+      isolation.handedOver();
       log.info({ totals: agent.stats.totals(), shim, tasks: agent.tasks.size }, 'agent handed the enclave over');
     } else {
       log.info({ totals: agent.stats.totals(), shim, tasks: agent.tasks.size }, 'agent stopped');
       enclave.close();
+      // After the close: the threads are Linux's again before they get their cpus back.
+      isolation.release();
     }
   }
   return { exitCode, agent };

@@ -1,5 +1,7 @@
 /* client.c: what a service thread runs: register, park/yield until placed, wake others, honour preemption, survive agent loss. */
 #include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -109,6 +111,34 @@ static int install_handler(int signo)
 		return -errno;
 	__atomic_store_n(&syr_handler_signo, signo, __ATOMIC_RELEASE);
 	return 0;
+}
+
+/*
+ * A thread that sits in the isolation cgroup (another enclave's agent, or
+ * this one's, moved it off the enclave cpus) has a mask clipped to the cpus
+ * outside the enclaves. That mask is not the thread's own: handing it back
+ * at detach would keep the thread off the enclave cpus for good, after the
+ * agent is gone too. So save every cpu instead (the kernel intersects it
+ * with the cpus that exist and the cpuset the thread ends up in).
+ */
+static void unclip_isolated(pid_t tid, cpu_set_t *set)
+{
+	char path[64], buf[128];
+	snprintf(path, sizeof(path), "/proc/self/task/%d/cpuset", (int)tid);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	ssize_t n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return;
+	buf[n] = 0;
+	if (strcmp(buf, "/" SYR_ISOLATION_CGROUP "\n") != 0)
+		return;
+	long ncpu = sysconf(_SC_NPROCESSORS_CONF);
+	CPU_ZERO(set);
+	for (long i = 0; i < ncpu && i < CPU_SETSIZE; i++)
+		CPU_SET(i, set);
 }
 
 static void restore_affinity(struct syr_client *c, int slot)
@@ -354,6 +384,7 @@ int syr_client_register(struct syr_client *c, uint32_t qos, uint32_t group, uint
 		return -ENOMEM;
 	}
 	sched_getaffinity(0, sizeof(*saved), saved);
+	unclip_isolated(tid, saved);
 
 	struct syr_task *t = &r->tasks[slot];
 	struct syr_kstat *ks = &c->m.ks[slot];

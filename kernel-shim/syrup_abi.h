@@ -28,6 +28,13 @@
 #define SYR_MAX_CPUS 256
 #define SYR_CRING_SLOTS 4096 /* power of two */
 #define SYR_NAME_MAX 48
+/*
+ * cpuset cgroup (v1, under the cpuset root) that enclave isolation moves every
+ * movable thread outside any enclave into. The client reads its thread's
+ * cpuset path at registration: a mask clipped by this cgroup is not the
+ * thread's own, so it saves all cpus as the affinity to hand back.
+ */
+#define SYR_ISOLATION_CGROUP "syrup.rest"
 
 /* Message types: one per ghOSt task message the shim can produce. */
 enum syr_msg_type {
