@@ -181,6 +181,26 @@ Napi::Value AgentHeartbeat(const Napi::CallbackInfo &info) {
   return Napi::Boolean::New(info.Env(), handover);
 }
 
+Napi::Value AgentSleep(const Napi::CallbackInfo &info) {
+  Need(info, 2, "agentSleep");
+  syr_agent *a = Handle<syr_agent>(info, 0, "agent");
+  double max = info[1].As<Napi::Number>().DoubleValue();
+  if (!(max >= 0 && max <= 1e9)) throw ArgError(info.Env(), "agentSleep: maxNs must be in [0, 1e9]");
+  return Napi::Number::New(info.Env(), (double)syr_agent_sleep(a, (uint64_t)max));
+}
+
+Napi::Value SetFifo(const Napi::CallbackInfo &info) {
+  Need(info, 1, "setFifo");
+  int prio = info[0].As<Napi::Number>().Int32Value();
+  struct sched_param sp{};
+  sp.sched_priority = prio;
+  if (sched_setscheduler(0, prio > 0 ? SCHED_FIFO : SCHED_OTHER, &sp) != 0) {
+    int e = errno;
+    throw MakeError(info.Env(), -e, std::string("sched_setscheduler(SCHED_FIFO ") + std::to_string(prio) + "): " + strerror(e));
+  }
+  return info.Env().Undefined();
+}
+
 Napi::Value AgentHandover(const Napi::CallbackInfo &info) {
   Need(info, 1, "agentHandover");
   syr_agent_handover(Handle<syr_agent>(info, 0, "agent"));
@@ -217,6 +237,9 @@ Napi::Value AgentCounters(const Napi::CallbackInfo &info) {
   o.Set("rediscovered", (double)c.rediscovered);
   o.Set("cringReclaimed", (double)c.cring_reclaimed);
   o.Set("coopPreempts", (double)c.coop_preempts);
+  o.Set("sleeps", (double)c.sleeps);
+  o.Set("sleepNs", (double)c.sleep_ns);
+  o.Set("sleepWakeups", (double)c.sleep_wakeups);
   return o;
 }
 
@@ -310,6 +333,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("setAffinity", Napi::Function::New(env, SetAffinity));
   exports.Set("nowNs", Napi::Function::New(env, NowNs));
   exports.Set("schedYield", Napi::Function::New(env, SchedYield));
+  exports.Set("setFifo", Napi::Function::New(env, SetFifo));
+  exports.Set("agentSleep", Napi::Function::New(env, AgentSleep));
   exports.Set("gettid", Napi::Function::New(env, GetTid));
   exports.Set("regionLayout", Napi::Function::New(env, RegionLayout));
   exports.Set("agentOpen", Napi::Function::New(env, AgentOpen));

@@ -147,7 +147,7 @@ export const HDR: StructLayout = {
   fields: {
     magic: 0, abi_version: 4, agent_pid: 8, agent_gen: 12, heartbeat_ns: 16, enclave_state: 24,
     max_tasks: 28, agent_cpu: 32, ncpus: 36, preempt_signo: 40, handover_pid: 44, cpumask: 48, name: 80,
-    cring_drops: 128, handover_ns: 136,
+    cring_drops: 128, handover_ns: 136, agent_sleep: 144,
   },
 };
 

@@ -32,6 +32,15 @@ export interface AgentLoopOptions {
    * timeslice of decision latency when they do. Default false: pure spin.
    */
   idleYield?: boolean;
+  /**
+   * Block up to this long (us) after an idle iteration, until a client posts
+   * (the shim's doorbell), instead of spinning or yielding: for an agent that
+   * shares its cpu, which then costs nothing while idle. Only when the policy
+   * has nothing queued (a queued task may need a preemption at its slice's
+   * end) and no thread runs unplaced. Kernel events wait for the bound.
+   * Default 0: never.
+   */
+  idleSleepUs?: number;
   /** Told every scheduling-state transition of a task (cross-layer publishing; see sched-state.ts). */
   onTaskState?: (task: Task, state: SchedState) => void;
   /**
@@ -45,6 +54,13 @@ export interface AgentLoopOptions {
   /** Runs with each stats line; what it returns is logged beside the counters (isolation's sweep and report). */
   onStats?: () => Record<string, unknown>;
 }
+
+/**
+ * An idle sleep starts only after this long without work: one request brings
+ * several messages within ~100 us (wakeup, then the park after the reply), and
+ * each sleep in between would cost a futex wake and a switch.
+ */
+const SPIN_BEFORE_SLEEP_NS = 200_000;
 
 /** How many times a runnable-making message the policy threw on is tried again ('continue' mode). */
 const REDELIVER_TRIES = 3;
@@ -90,6 +106,9 @@ export class Agent implements ScheduleContext {
   /** A new agent asked for the enclave (live upgrade); run() returned because of it. */
   handoverRequested = false;
   private lastStatsNs = 0;
+  /** Time the last iteration spent blocked in an idle sleep: not a stall. */
+  private sleptNs = 0;
+  private lastBusyNs = 0;
 
   constructor(
     private readonly channel: Channel,
@@ -110,7 +129,8 @@ export class Agent implements ScheduleContext {
     // placement committed: the agent's cpu ran something else, or this
     // process was in GC or its event loop. Counted, since every wakeup that
     // arrives in such a gap waits for its end.
-    if (prevNs > 0) this.stats.noteGap(this.nowNs - prevNs);
+    if (prevNs > 0) this.stats.noteGap(this.nowNs - prevNs - this.sleptNs);
+    this.sleptNs = 0;
     this.stats.iterations++;
     ch.drain(this.msgs);
     if (this.redeliver.size > 0) this.retryThrown();
@@ -126,7 +146,11 @@ export class Agent implements ScheduleContext {
     const busy = this.msgs.length > 0 || this.pending.length > 0;
     if (this.pending.length > 0) this.commitPending();
     if (this.unplacedRunning.size > 0) this.enforce();
-    if (!busy && this.opts.idleYield) ch.idle?.();
+    if (busy) this.lastBusyNs = this.nowNs;
+    else {
+      if (this.canSleep()) this.sleptNs = ch.sleep!(this.opts.idleSleepUs! * 1e3);
+      else if (this.opts.idleYield) ch.idle?.();
+    }
 
     if (ch.heartbeat(this.nowNs) === true && !this.handoverRequested) {
       this.handoverRequested = true;
@@ -153,6 +177,17 @@ export class Agent implements ScheduleContext {
 
   stop(): void {
     this.stopping = true;
+  }
+
+  /** An idle sleep may only wait for what wakes it: a client post, or a shim timer. */
+  private canSleep(): boolean {
+    if (!this.opts.idleSleepUs || !this.channel.sleep || this.nowNs - this.lastBusyNs < SPIN_BEFORE_SLEEP_NS) return false;
+    if (this.unplacedRunning.size > 0 || this.redeliver.size > 0 || this.stopping) return false;
+    try {
+      return this.policy.queueDepth() === 0;
+    } catch {
+      return false; // a throwing queueDepth() is the stats line's problem; keep polling
+    }
   }
 
   logStats(): void {

@@ -33,4 +33,9 @@ export interface Channel {
   heartbeat(nowNs: number): boolean | void;
   /** An iteration found nothing to do: give the agent's cpu to whoever else wants it (sched_yield). */
   idle?(): void;
+  /**
+   * Block until a client posts a message or maxNs passes (cut short for the
+   * shim's own timers); returns the ns spent blocked (0: did not block).
+   */
+  sleep?(maxNs: number): number;
 }

@@ -26,10 +26,15 @@ Runs a scheduling policy for the threads that register with the enclave.
   --publish-map PATH      publish each executor's thread state (0 idle, 1 running, 2 queued, 3 preempted)
                           into this pinned BPF array, for network policies (see net/policies/sched_aware.c)
   --preempt-grace-us US   delay a preemption's signal by US microseconds after setting the cooperative
-                          flag, so threads that call checkpoint() leave without one (default: 0)
+                          flag, so threads that call checkpoint() leave without one (default: 40; 0 = at once)
   --trace                 log every message and transaction (for debugging a policy)
   --idle-yield            sched_yield the agent cpu after an idle iteration, for machines where
                           other threads must share it (default: pure spin, as ghOSt)
+  --idle-sleep-us US       after an idle iteration, block up to US us until a client posts (0 = never,
+                          the default): for an agent that shares its cpu; kernel events wait up to US
+  --agent-priority N      run the agent thread SCHED_FIFO at priority N (1-99; default 0: normal), so
+                          the normal threads that share its cpu never delay a decision (use with
+                          --idle-sleep-us, or it starves them)
   --no-isolate            leave other threads on the enclave cpus (default: every movable thread
                           outside the enclave is moved off them through the cpuset cgroup while
                           the agent runs, and moved back when it exits, is killed or is upgraded)
@@ -57,6 +62,8 @@ export function parseCli(argv: string[]): AgentOptions | 'help' {
         'idle-yield': { type: 'boolean' },
         upgrade: { type: 'boolean' },
         'no-isolate': { type: 'boolean' },
+        'idle-sleep-us': { type: 'string' },
+        'agent-priority': { type: 'string' },
         'publish-map': { type: 'string' },
         'preempt-grace-us': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
@@ -118,6 +125,10 @@ export function parseCli(argv: string[]): AgentOptions | 'help' {
   if (v['idle-yield']) input.idleYield = true;
   if (v.upgrade) input.upgrade = true;
   if (v['no-isolate']) input.isolate = false;
+  const sleepUs = intArg('idle-sleep-us', v['idle-sleep-us']);
+  if (sleepUs !== undefined) input.idleSleepUs = sleepUs;
+  const prio = intArg('agent-priority', v['agent-priority']);
+  if (prio !== undefined) input.agentPriority = prio;
   if (v['publish-map'] !== undefined) input.publishMap = v['publish-map'];
   const grace = intArg('preempt-grace-us', v['preempt-grace-us']);
   if (grace !== undefined) input.preemptGraceUs = grace;

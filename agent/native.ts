@@ -39,6 +39,10 @@ export interface ShimCounters {
   cringReclaimed: number;
   /** Preemptions answered at a checkpoint() within the grace period, without a signal. */
   coopPreempts: number;
+  /** Idle waits (--idle-sleep-us), the time spent in them, and how many a client post ended. */
+  sleeps: number;
+  sleepNs: number;
+  sleepWakeups: number;
 }
 
 export interface Views {
@@ -51,6 +55,9 @@ export interface NativeShim {
   setAffinity(tid: number, cpus: number[]): void;
   nowNs(): number;
   schedYield(): void;
+  /** SCHED_FIFO at prio for the calling thread (0: back to SCHED_OTHER). */
+  setFifo(prio: number): void;
+  agentSleep(a: AgentHandle, maxNs: number): number;
   gettid(): number;
   regionLayout(): Record<string, number>;
   agentOpen(o: NativeAgentOptions): AgentHandle;

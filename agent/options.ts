@@ -28,7 +28,8 @@ export interface AgentOptions {
   /**
    * How long a preemption's signal waits after the cooperative flag is set, us,
    * so a thread that calls checkpoint() often enough leaves without a signal
-   * (a load instead of ~26 us of signal delivery here). Default 0: signal at once.
+   * (a load instead of ~10-16 us of signal delivery here, bench:agent). Default 40;
+   * 0 signals at once.
    */
   preemptGraceUs: number;
   /** How long a task's out-of-order message waits for the gap to fill, ms. Default 5. */
@@ -45,6 +46,13 @@ export interface AgentOptions {
    * however it ends. Default true; --no-isolate turns it off.
    */
   isolate: boolean;
+  /**
+   * After an idle iteration, block up to this many us until a client posts,
+   * instead of spinning (see AgentLoopOptions.idleSleepUs). 0 = never. Default 0.
+   */
+  idleSleepUs: number;
+  /** SCHED_FIFO priority of the agent thread (1-99); 0 = a normal thread. Default 0. */
+  agentPriority: number;
   /** Take over the enclave from its running agent (live upgrade, policy switch) instead of creating it. Default false. */
   upgrade: boolean;
   /** Pinned BPF array (u32 -> u32) to publish each executor's thread state into (cross-layer), '' = none. Default ''. */
@@ -61,12 +69,14 @@ export const DEFAULTS: Omit<AgentOptions, 'cpus' | 'agentCpu'> = {
   preemptSigno: 40,
   regionMode: 0o600,
   latchTimeoutMs: 20,
-  preemptGraceUs: 0,
+  preemptGraceUs: 40,
   reorderTimeoutMs: 5,
   policyErrors: 'exit',
   trace: false,
   idleYield: false,
   isolate: true,
+  idleSleepUs: 0,
+  agentPriority: 0,
   upgrade: false,
   publishMap: '',
 };
@@ -125,6 +135,8 @@ export function resolveAgentOptions(input: Partial<AgentOptions> & { cpus: numbe
   if (o.policyErrors !== 'exit' && o.policyErrors !== 'continue') bad('policyErrors', "'exit' or 'continue'", o.policyErrors);
   if (typeof o.trace !== 'boolean') bad('trace', 'a boolean', o.trace);
   if (typeof o.idleYield !== 'boolean') bad('idleYield', 'a boolean', o.idleYield);
+  int(o, 'idleSleepUs', 0, 1_000_000);
+  int(o, 'agentPriority', 0, 99);
   if (typeof o.isolate !== 'boolean') bad('isolate', 'a boolean', o.isolate);
   if (typeof o.upgrade !== 'boolean') bad('upgrade', 'a boolean', o.upgrade);
   if (typeof o.publishMap !== 'string') bad('publishMap', 'a path to a pinned BPF map, or empty', o.publishMap);

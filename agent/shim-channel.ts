@@ -113,6 +113,10 @@ export class ShimChannel implements Channel {
     native.schedYield();
   }
 
+  sleep(maxNs: number): number {
+    return native.agentSleep(this.handle, maxNs);
+  }
+
   /** Occupancy of an enclave cpu as the shim sees it (slot+1 of holder and latched successor). */
   cpuOccupancy(cpu: number): { cur: number; next: number } {
     const base = (REGION.fields.cpus + cpu * CPU.size) / U32;

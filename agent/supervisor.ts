@@ -26,6 +26,7 @@ function placeAgentThreads(o: AgentOptions): void {
     }
   }
   native.pinThread(o.agentCpu);
+  if (o.agentPriority > 0) native.setFifo(o.agentPriority);
 }
 
 /** Loaded only when asked for: it needs the network half's addon. */
@@ -80,6 +81,7 @@ export async function runAgent(
       policyErrors: o.policyErrors,
       trace: o.trace,
       idleYield: o.idleYield,
+      idleSleepUs: o.idleSleepUs,
       onTaskState: publisher ? (task, state) => publisher!.publish(task, state) : undefined,
       onTaskJoin: isolation.active ? (task) => isolation.admit(task.tid) : undefined,
       onTaskLeave: isolation.active ? (task, alive) => alive && isolation.leave(task.tid) : undefined,

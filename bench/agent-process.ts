@@ -18,6 +18,10 @@ export interface AgentSpec {
   idleYield: boolean;
   /** --preempt-grace-us. */
   preemptGraceUs: number;
+  /** --idle-sleep-us (0: not passed). */
+  idleSleepUs: number;
+  /** --agent-priority (0: not passed). */
+  priority: number;
 }
 
 export interface AgentOutcome {
@@ -64,6 +68,8 @@ export class AgentProcess {
       ...spec.policyOpts.flatMap((kv) => ['--policy-opt', kv]),
       ...(spec.idleYield ? ['--idle-yield'] : []),
       '--preempt-grace-us', String(spec.preemptGraceUs),
+      ...(spec.idleSleepUs > 0 ? ['--idle-sleep-us', String(spec.idleSleepUs)] : []),
+      ...(spec.priority > 0 ? ['--agent-priority', String(spec.priority)] : []),
     ];
     const child = spawn(process.execPath, args, { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
     const agent = new AgentProcess(child, args);

@@ -8,7 +8,16 @@ export const AGENT_BIN = resolve(REPO_ROOT, 'bin/syrup-agent.js');
 export const CLIENT_FILE = resolve(REPO_ROOT, 'client/index.ts');
 
 export type ConfigSpec =
-  | { name: string; kind: 'linux' }
+  | {
+      name: string;
+      kind: 'linux';
+      /**
+       * "linux:isolated": the worker cpus are cleared of every other movable
+       * thread exactly as an agent's isolation clears an enclave's, so a Syrup
+       * win over it is not isolation alone.
+       */
+      isolated: boolean;
+    }
   | {
       name: string;
       kind: 'syrup';
@@ -33,7 +42,11 @@ export function policyFileFor(name: string): string {
  */
 export function resolveConfig(written: string, cwd = process.cwd()): ConfigSpec {
   const [entry, ...policyOpts] = written.split(':');
-  if (LINUX_NAMES.has(entry)) return { name: 'linux', kind: 'linux' };
+  if (LINUX_NAMES.has(entry)) {
+    if (policyOpts.length === 0) return { name: 'linux', kind: 'linux', isolated: false };
+    if (policyOpts.length === 1 && policyOpts[0] === 'isolated') return { name: 'linux:isolated', kind: 'linux', isolated: true };
+    return { name: written, kind: 'skipped', reason: `the Linux baseline takes only ":isolated" (got "${policyOpts.join(':')}")` };
+  }
   const bad = policyOpts.find((kv) => !/^[A-Za-z_]\w*=./.test(kv));
   if (bad !== undefined) return { name: written, kind: 'skipped', reason: `policy option "${bad}" is not KEY=VALUE` };
   const isPath = entry.includes('/') || /\.[cm]?[jt]s$/.test(entry);
@@ -45,7 +58,11 @@ export function resolveConfig(written: string, cwd = process.cwd()): ConfigSpec 
   return { name, kind: 'syrup', policy: isPath ? policyFile : entry, policyFile, policyOpts };
 }
 
-/** Resolves every entry, Linux first: the half-of-Linux-saturation point the others are compared at comes from its sweep. */
+/**
+ * Resolves every entry, Linux first: the half-of-Linux-saturation point the
+ * others are compared at comes from the first Linux entry's sweep, and the
+ * ratios are to it.
+ */
 export function resolveConfigs(entries: readonly string[], cwd = process.cwd()): ConfigSpec[] {
   const specs = entries.map((e) => resolveConfig(e, cwd));
   return [...specs.filter((s) => s.kind === 'linux'), ...specs.filter((s) => s.kind !== 'linux')];

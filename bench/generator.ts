@@ -30,7 +30,7 @@ const rec = new Float64Array(RECORD);
 const mix = config.mix;
 
 pinCurrentThread([config.generatorCpu]);
-if (config.realtimeFrontEnd) makeCurrentThreadRealtime();
+if (config.realtimeFrontEnd) makeCurrentThreadRealtime(config.frontEndPriority);
 
 /**
  * Sharing a cpu (sleep mode), the generator never spins: it sleeps until the

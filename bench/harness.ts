@@ -4,6 +4,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus as osCpus, hostname, release } from 'node:os';
 import { join, resolve } from 'node:path';
 import { AgentProcess } from './agent-process.ts';
+import { Isolation } from '../agent/isolation.ts';
 import { resolveConfigs, REPO_ROOT, type ConfigSpec } from './configs.ts';
 import { displayPath, regenerateDocs, renderSection } from './docs.ts';
 import { collapsed, emptyConfig, evaluate, meetsSlo, pointAt, saturation, sameLoad } from './evaluate.ts';
@@ -115,6 +116,7 @@ async function runConfig(spec: ConfigSpec, ctx: Ctx): Promise<ConfigResult> {
   const enclave = `bench-${process.pid}-${spec.name.replace(/[^A-Za-z0-9-]/g, '-')}`.slice(0, 40);
   let agent: AgentProcess | null = null;
   let server: ServerProcess | null = null;
+  let isolation: Isolation | null = null;
   const budget = ctx.loads.length;
   let advanced = 0;
   try {
@@ -122,7 +124,7 @@ async function runConfig(spec: ConfigSpec, ctx: Ctx): Promise<ConfigResult> {
     if (spec.kind === 'syrup') {
       result.policy = spec.policy;
       out.advance(0, `${spec.name}: starting agent`);
-      agent = await AgentProcess.start({ policy: spec.policy, policyOpts: spec.policyOpts, enclaveCpus: layout.workerCpus, agentCpu: layout.agentCpu, name: enclave, idleYield: opts.agentIdleYield === 'auto' ? layout.agentIdleYield : opts.agentIdleYield === 'on', preemptGraceUs: opts.preemptGraceUs });
+      agent = await AgentProcess.start({ policy: spec.policy, policyOpts: spec.policyOpts, enclaveCpus: layout.workerCpus, agentCpu: layout.agentCpu, name: enclave, idleYield: opts.agentIdleYield === 'auto' ? layout.agentIdleYield : opts.agentIdleYield === 'on', preemptGraceUs: opts.preemptGraceUs, idleSleepUs: opts.agentSleepUs >= 0 ? opts.agentSleepUs : layout.agentSleepUs, priority: opts.agentPriority >= 0 ? opts.agentPriority : layout.agentPriority });
       live.add({ kill: () => void agent?.stop() });
     }
     const config: ServerConfig = {
@@ -136,6 +138,7 @@ async function runConfig(spec: ConfigSpec, ctx: Ctx): Promise<ConfigResult> {
       dispatcherSleeps: layout.dispatcherSleeps,
       generatorSleeps: layout.generatorSleeps,
       realtimeFrontEnd: layout.realtimeFrontEnd,
+      frontEndPriority: layout.frontEndPriority,
       calibration: ctx.calibration,
       mix: ctx.mix,
       checkpointUs: opts.checkpointUs,
@@ -147,6 +150,17 @@ async function runConfig(spec: ConfigSpec, ctx: Ctx): Promise<ConfigResult> {
     const started = await ServerProcess.start(config);
     server = started.server;
     live.add(server);
+    if (spec.kind === 'linux' && spec.isolated) {
+      // What an agent does for its enclave, done for the Linux workers: the
+      // rest of the machine (this harness and the server's other threads
+      // included) moves off the worker cpus, the workers are admitted back.
+      isolation = Isolation.open({ name: enclave, cpus: layout.workerCpus, isolate: true });
+      for (const tid of started.ready.tids.workers) isolation.admit(tid);
+      const iso = isolation.report();
+      if (iso.state !== 'isolated') throw new Error(`${spec.name}: the worker cpus could not be isolated (${iso.state})`);
+      result.isolation = iso;
+      out.log(`${spec.name}: worker cpus isolated: ${iso.moved} threads moved to cpus ${iso.restCpus}, ${iso.unmovable} unmovable, ${iso.irqs} irqs`);
+    }
     const k = started.ready.calibration;
     ctx.calibration ??= k;
     const roles = () => ({ ...started.ready.tids, ...(agent ? { agent: agent.pid } : {}) });
@@ -240,16 +254,16 @@ async function runConfig(spec: ConfigSpec, ctx: Ctx): Promise<ConfigResult> {
       await run(roundRate(Math.sqrt(sat.rate * miss)), false);
     }
 
-    if (spec.kind === 'linux') {
+    if (spec.kind === 'linux' && ctx.halfRate === null) {
       const sat = saturation(result.points);
       if (sat) {
         ctx.halfRate = roundRate(sat.rate / 2);
         const existing = pointAt(result.points, ctx.halfRate);
         if (existing) existing.halfLinux = true;
         else await run(ctx.halfRate, true);
-        out.log(`linux: saturation ${int(sat.achieved)} req/s (load ${int(sat.rate)}); comparing everyone at ${int(ctx.halfRate)} req/s`);
+        out.log(`${spec.name}: saturation ${int(sat.achieved)} req/s (load ${int(sat.rate)}); comparing everyone at ${int(ctx.halfRate)} req/s`);
       } else {
-        out.log('linux: missed the SLO at every load tried; no half-load comparison');
+        out.log(`${spec.name}: missed the SLO at every load tried; no half-load comparison`);
       }
     }
     await server.quit();
@@ -262,6 +276,7 @@ async function runConfig(spec: ConfigSpec, ctx: Ctx): Promise<ConfigResult> {
       server.kill();
       live.delete(server);
     }
+    isolation?.release();
     if (agent) {
       const outcome = await agent.stop();
       result.agent = { ...outcome, args: agent.args };

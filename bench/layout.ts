@@ -26,6 +26,16 @@ export interface Layout {
   realtimeFrontEnd: boolean;
   /** The agent shares its cpu, so it runs with --idle-yield (sched_yield after an idle iteration) instead of pure spinning. */
   agentIdleYield: boolean;
+  /**
+   * The agent shares its cpu, so it sleeps when idle until a client posts
+   * (--idle-sleep-us) and runs SCHED_FIFO (--agent-priority) below the front
+   * end: normal threads on its cpu then never stand between a wakeup and the
+   * decision, and it costs them nothing while idle. 0 / 0 when it has a cpu of its own.
+   */
+  agentSleepUs: number;
+  agentPriority: number;
+  /** SCHED_FIFO priority of the generator and dispatcher when realtimeFrontEnd (above the agent's). */
+  frontEndPriority: number;
   /** Plain statements of what shares a cpu (empty when nothing does). */
   shared: string[];
 }
@@ -56,10 +66,14 @@ export function planLayout(cpus: readonly number[]): Layout {
       dispatcherSleeps: true,
       realtimeFrontEnd: true,
       agentIdleYield: true,
+      agentSleepUs: 1000,
+      agentPriority: 1,
+      frontEndPriority: 2,
       shared: [
         `cpu ${c[1]} is shared by the load generator, the dispatcher and (Syrup configurations) the spinning agent; ` +
-          'generator and dispatcher sleep between events instead of spinning, and run SCHED_FIFO (priority 1) so they do not wait behind the agent for a CFS slice each time they wake; ' +
-          "the agent runs with --idle-yield so the server's helper threads get the cpu when it is idle",
+          'generator and dispatcher sleep between events instead of spinning, and run SCHED_FIFO (priority 2) so they never wait behind the agent; ' +
+          'the agent runs SCHED_FIFO 1 (above every normal thread on the cpu) and sleeps when idle until a client posts (--idle-sleep-us 1000), ' +
+          "so the server's helper threads get the cpu whenever it has nothing to decide",
         `the Linux baseline uses the same layout: workers on cpu ${c[0]}, generator and dispatcher on cpu ${c[1]}`,
       ],
     };
@@ -75,6 +89,9 @@ export function planLayout(cpus: readonly number[]): Layout {
       dispatcherSleeps: true,
       realtimeFrontEnd: false,
       agentIdleYield: false,
+      agentSleepUs: 0,
+      agentPriority: 0,
+      frontEndPriority: 0,
       shared: [`cpu ${c[0]} is shared by the load generator and the dispatcher, which sleep between events instead of spinning`],
     };
   }
@@ -88,6 +105,9 @@ export function planLayout(cpus: readonly number[]): Layout {
     dispatcherSleeps: false,
     realtimeFrontEnd: false,
     agentIdleYield: false,
+    agentSleepUs: 0,
+    agentPriority: 0,
+    frontEndPriority: 0,
     shared: [],
   };
 }

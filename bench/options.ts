@@ -42,6 +42,10 @@ export interface BenchOptions {
   quietWait: number;
   /** Agent --idle-yield (--agent-idle-yield auto|on|off): auto = when the layout shares the agent's cpu (2 cpus). Default auto. */
   agentIdleYield: 'auto' | 'on' | 'off';
+  /** Agent --idle-sleep-us (--agent-sleep-us): -1 = the layout's (1000 when the agent shares its cpu, else 0). Default -1. */
+  agentSleepUs: number;
+  /** Agent --agent-priority (--agent-priority): -1 = the layout's (SCHED_FIFO 1 when the agent shares its cpu, else 0). Default -1. */
+  agentPriority: number;
   /**
    * Agent --preempt-grace-us (--preempt-grace-us): how long a preemption waits for the victim's
    * checkpoint() before the signal, us. Default 40: a RANGE checkpoints every 30 us.
@@ -76,6 +80,8 @@ export const DEFAULTS: Readonly<BenchOptions> = {
   refine: 2,
   quietWait: 120,
   agentIdleYield: 'auto',
+  agentSleepUs: -1,
+  agentPriority: -1,
   preemptGraceUs: 40,
   seed: 1,
   progress: process.stderr.isTTY === true,
@@ -123,6 +129,8 @@ export const USAGE = `usage: npm run bench -- [options]
   --refine N          extra loads bisecting each saturation point (2; quick 0)
   --quiet-wait S      wait up to S s for other processes to go quiet; re-measure a disturbed load once (120; quick 0)
   --agent-idle-yield auto|on|off   agent --idle-yield (auto: when the agent shares its cpu)
+  --agent-sleep-us US  agent --idle-sleep-us (-1: the layout's, 1000 when the agent shares its cpu)
+  --agent-priority N   agent --agent-priority, SCHED_FIFO (-1: the layout's, 1 when the agent shares its cpu)
   --preempt-grace-us US   agent --preempt-grace-us: signal a preemption only if checkpoint() has not answered (40)
   --rerender DIR      measure nothing: re-render DIR/results.json (tables, plot, docs section)
   --seed N  --cpus LIST  --no-progress  --help`;
@@ -148,6 +156,8 @@ const FLAGS: Record<string, [keyof BenchOptions, Kind]> = {
   '--refine': ['refine', 'int'],
   '--quiet-wait': ['quietWait', 'number'],
   '--agent-idle-yield': ['agentIdleYield', 'string'],
+  '--agent-sleep-us': ['agentSleepUs', 'int'],
+  '--agent-priority': ['agentPriority', 'int'],
   '--preempt-grace-us': ['preemptGraceUs', 'number'],
   '--seed': ['seed', 'int'],
   '--progress': ['progress', 'flag'],
@@ -243,6 +253,8 @@ export function validate(o: BenchOptions): BenchOptions {
   if (!Number.isFinite(o.quietWait) || o.quietWait < 0) throw new BenchOptionError('--quiet-wait', `must be >= 0 seconds, got ${o.quietWait}`);
   nonNegInt('--seed', o.seed);
   if (!Number.isInteger(o.preemptGraceUs) || o.preemptGraceUs < 0) throw new BenchOptionError('--preempt-grace-us', `must be a non-negative integer, got ${o.preemptGraceUs}`);
+  if (!Number.isInteger(o.agentSleepUs) || o.agentSleepUs < -1 || o.agentSleepUs > 1_000_000) throw new BenchOptionError('--agent-sleep-us', `must be -1 (layout) or 0..1000000, got ${o.agentSleepUs}`);
+  if (!Number.isInteger(o.agentPriority) || o.agentPriority < -1 || o.agentPriority > 98) throw new BenchOptionError('--agent-priority', `must be -1 (layout) or 0..98, got ${o.agentPriority}`);
   if (!['auto', 'on', 'off'].includes(o.agentIdleYield)) throw new BenchOptionError('--agent-idle-yield', `must be auto, on or off, got "${o.agentIdleYield}"`);
   if (o.cpus !== '') {
     // The agent's own cpulist check (backwards ranges, cpus this machine lacks); the layout keeps the given order.

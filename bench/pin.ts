@@ -63,8 +63,8 @@ export function pinCurrentThread(cpus: readonly number[]): void {
  * they take the cpu only for the few microseconds of each event; the kernel's
  * RT throttling still bounds them. Applied the same way in the Linux baseline.
  */
-export function makeCurrentThreadRealtime(): void {
-  execFileSync('chrt', ['-f', '-p', '1', String(currentTid())], { stdio: 'ignore' });
+export function makeCurrentThreadRealtime(priority: number): void {
+  execFileSync('chrt', ['-f', '-p', String(priority), String(currentTid())], { stdio: 'ignore' });
 }
 
 /** "SCHED_FIFO 1" / "SCHED_OTHER 0" for a tid, as chrt reports it. */

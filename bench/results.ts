@@ -1,4 +1,5 @@
 // results.ts: the shape of a benchmark run's results (results.json), shared by the harness, the evaluation and the reports.
+import type { IsolationReport } from '../agent/isolation.ts';
 import type { AgentOutcome } from './agent-process.ts';
 import type { Interference } from './interference.ts';
 import type { Calibration } from './calibrate.ts';
@@ -55,6 +56,8 @@ export interface ConfigResult {
   tids?: RoleTids;
   workers?: number;
   startupS?: number;
+  /** linux:isolated: what the harness's isolation of the worker cpus did (Syrup configurations: in the agent's ready line). */
+  isolation?: IsolationReport;
   points: PointResult[];
   saturation: Saturation | null;
   /** Saturation throughput divided by Linux's from the same run. */

@@ -61,7 +61,18 @@ async function main(): Promise<void> {
 
   // Calibrate on a worker cpu, where the requests will run; or reuse the
   // run's calibration so every configuration does exactly the same work.
-  pinCurrentThread([config.workerCpus[0]]);
+  // Under a Syrup agent the worker cpus are isolated: no thread of ours may
+  // run there until the agent places it, so a first-run calibration happens
+  // on a helper cpu (the harness reuses the Linux baseline's when it ran first).
+  if (config.calibration === null && config.parker === 'syrup') {
+    try {
+      pinCurrentThread([config.workerCpus[0]]);
+    } catch {
+      pinCurrentThread(config.helperCpus);
+    }
+  } else if (config.calibration === null) {
+    pinCurrentThread([config.workerCpus[0]]);
+  }
   const { store, shared } = KvStore.build(config.storeKeys, config.seed);
   const calibration = config.calibration ?? calibrate(store, config.mix.getUs, config.mix.rangeUs);
 
@@ -88,9 +99,11 @@ async function main(): Promise<void> {
   }
   await waitFor('workers to boot', () => Atomics.load(ctl, C_BOOTED) === config.workers);
   pinAllThreads(process.pid, config.helperCpus);
-  pinTids(Array.from({ length: config.workers }, (_, i) => Atomics.load(words, i * WORD_STRIDE + W_TID)), config.workerCpus);
+  // Syrup workers wait off the worker cpus until the agent places them (which
+  // is all an isolated enclave allows); the placement sets their cpu.
+  pinTids(Array.from({ length: config.workers }, (_, i) => Atomics.load(words, i * WORD_STRIDE + W_TID)), config.parker === 'syrup' ? config.helperCpus : config.workerCpus);
   pinCurrentThread([config.dispatcherCpu]);
-  if (config.realtimeFrontEnd) makeCurrentThreadRealtime();
+  if (config.realtimeFrontEnd) makeCurrentThreadRealtime(config.frontEndPriority);
   Atomics.store(ctl, C_GO_REGISTER, 1);
   Atomics.notify(ctl, C_GO_REGISTER);
   await waitFor('workers to register', () => Atomics.load(ctl, C_READY) === config.workers);

@@ -119,7 +119,7 @@ export function renderTables(r: BenchReport): string {
   );
   for (const c of r.configs) {
     if (c.points.length === 0) continue;
-    const desc = c.kind === 'linux' ? 'default Linux scheduler' : `Syrup agent, policy ${c.policy}`;
+    const desc = c.kind === 'linux' ? (c.isolation ? 'default Linux scheduler, worker cpus isolated as an enclave' : 'default Linux scheduler') : `Syrup agent, policy ${c.policy}`;
     lines.push(`### ${c.name} (${desc}, ${c.workers ?? '?'} workers), latencies in us`, '', ...sweepTable(c), '');
   }
   return lines.join('\n');

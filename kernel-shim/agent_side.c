@@ -10,7 +10,9 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
+#include <linux/futex.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "shim.h"
@@ -354,6 +356,59 @@ int syr_agent_drain(struct syr_agent *a, struct syr_msg *out, int cap)
 }
 
 static int request_park(struct syr_agent *a, uint32_t slot, uint32_t kind, bool holder_too);
+
+/* The earliest moment one of the shim's own timers needs the agent awake, capped at `until`. */
+static uint64_t next_timer(struct syr_agent *a, uint64_t until)
+{
+	for (int i = 0; i < a->nsig_due; i++)
+		if (a->sig_due[i].due < until)
+			until = a->sig_due[i].due;
+	for (int i = 0; i < a->nheld; i++)
+		if (a->held[i].at + a->o.reorder_timeout_ns < until)
+			until = a->held[i].at + a->o.reorder_timeout_ns;
+	struct syr_region *r = a->m.r;
+	for (int i = 0; i < a->ncpus; i++) {
+		struct syr_cpu *c = &r->cpus[a->cpus[i]];
+		if (c->latch_kind != SYR_LATCH_QUEUED && __atomic_load_n(&c->next, __ATOMIC_RELAXED) &&
+		    c->latch_ns + a->o.latch_timeout_ns < until)
+			until = c->latch_ns + a->o.latch_timeout_ns;
+	}
+	return until;
+}
+
+/*
+ * For agents that share their cpu: instead of spinning (or sched_yield, which
+ * under SCHED_FIFO yields to no normal thread at all), block on
+ * hdr.agent_sleep. Client posts wake it (syr_cring_post); kernel events (BPF
+ * ring) do not, so max_ns bounds how late one is seen, and the shim's own
+ * timers (held-back signals, latch and reorder timeouts) cut the wait short.
+ */
+uint64_t syr_agent_sleep(struct syr_agent *a, uint64_t max_ns)
+{
+	uint32_t *flag = &a->m.r->hdr.agent_sleep;
+	uint64_t now = syr_now_ns();
+	uint64_t until = next_timer(a, now + max_ns);
+	if (until <= now + 2000 || a->stage_len > 0)
+		return 0;
+	__atomic_store_n(flag, 1, __ATOMIC_SEQ_CST);
+	/* The last look, after the flag: a message published before it is seen here. */
+	struct syr_cring *q = &a->m.r->cring;
+	uint64_t w = __atomic_load_n(syr_cell_word(&q->cells[q->head & (SYR_CRING_SLOTS - 1)]), __ATOMIC_SEQ_CST);
+	if ((uint32_t)w == q->head + 1 || (uint32_t)(w >> 32) != 0 || ring_buffer__consume(a->rb) > 0) {
+		__atomic_store_n(flag, 0, __ATOMIC_SEQ_CST);
+		return 0;
+	}
+	uint64_t ns = until - now;
+	struct timespec ts = {(time_t)(ns / 1000000000ull), (long)(ns % 1000000000ull)};
+	syscall(SYS_futex, flag, FUTEX_WAIT, 1, &ts, NULL, 0);
+	/* 0 already: a poster took the flag down to wake us. */
+	if (__atomic_exchange_n(flag, 0, __ATOMIC_SEQ_CST) == 0)
+		a->cnt.sleep_wakeups++;
+	uint64_t slept = syr_now_ns() - now;
+	a->cnt.sleeps++;
+	a->cnt.sleep_ns += slept;
+	return slept;
+}
 
 int syr_agent_request_park(struct syr_agent *a, uint32_t slot, uint32_t kind)
 {

@@ -269,6 +269,18 @@ int syr_cring_post(struct syr_map *m, uint32_t slot, uint16_t type, uint16_t src
 	cell->msg.arg = arg;
 	cell->msg.ts_ns = syr_now_ns();
 	__atomic_store_n(syr_cell_word(cell), syr_cell_make(pos + 1, 0), __ATOMIC_RELEASE);
+	/*
+	 * An idle agent may be blocked in syr_agent_sleep(). It raises the flag
+	 * before its last look at the ring, and we publish before we look at the
+	 * flag, both with full fences (Dekker): either it sees the cell or we see
+	 * the flag. The CAS makes one of several racing posters pay the syscall.
+	 */
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	uint32_t *sleeping = &m->r->hdr.agent_sleep;
+	uint32_t one = 1;
+	if (__atomic_load_n(sleeping, __ATOMIC_RELAXED) == 1 &&
+	    __atomic_compare_exchange_n(sleeping, &one, 0, false, __ATOMIC_SEQ_CST, __ATOMIC_RELAXED))
+		syr_futex_wake(sleeping, 1);
 	return 0;
 }
 

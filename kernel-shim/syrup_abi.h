@@ -247,7 +247,9 @@ struct syr_hdr {
 	char name[SYR_NAME_MAX];
 	__u64 cring_drops;    /* client messages lost to a full ring */
 	__u64 handover_ns;    /* when the old agent stopped scheduling (live upgrade) */
-	__u64 _pad1[46];
+	__u32 agent_sleep;    /* 1 while the agent blocks idle (syr_agent_sleep): a client post wakes it */
+	__u32 _pad2;
+	__u64 _pad1[45];
 };
 
 /*

@@ -249,3 +249,20 @@ t.test('a tiny Linux baseline run produces results.json, table.md and plot.svg',
   t.match(md, /<!-- rocksdb-bench:begin -->[\s\S]*### Summary[\s\S]*<!-- rocksdb-bench:end -->/, '--rerender writes the docs section from results.json');
   t.ok(existsSync(join(out, 'bench-rocksdb.svg')), 'and copies the plot');
 });
+
+t.test('the Linux baseline runs as shipped or on isolated worker cpus; the agent shares a 2-cpu layout asleep and SCHED_FIFO', async (t) => {
+  const { resolveConfig } = await import('../bench/configs.ts');
+  t.same(resolveConfig('linux'), { name: 'linux', kind: 'linux', isolated: false });
+  t.same(resolveConfig('linux:isolated'), { name: 'linux:isolated', kind: 'linux', isolated: true });
+  const bad = resolveConfig('linux:sliceUs=5');
+  t.equal(bad.kind, 'skipped');
+  t.match((bad as { reason: string }).reason, /only ":isolated"/);
+  const two = planLayout([0, 1]);
+  t.same([two.agentSleepUs, two.agentPriority, two.frontEndPriority], [1000, 1, 2], 'front end above the agent, agent above every normal thread');
+  const sixteen = planLayout(parseCpuList('0-15'));
+  t.same([sixteen.agentSleepUs, sixteen.agentPriority], [0, 0], 'an agent with a cpu of its own spins as ghOSt does');
+  const d = resolveOptions({}, () => true);
+  t.same([d.agentSleepUs, d.agentPriority], [-1, -1], 'by default the layout decides');
+  expectOptionError(t, ['--agent-sleep-us', '-5'], '--agent-sleep-us');
+  expectOptionError(t, ['--agent-priority', '99'], '--agent-priority');
+});

@@ -4,7 +4,9 @@ import { enclaveName, nextMessage, sleep, startAgent, startWorker } from './help
 
 t.test('registered threads run one at a time on cpu 0, in arrival order', async (t) => {
   const name = enclaveName('fifo');
-  const agent = await startAgent(['--enclave', 'cpus=0', '--agent-cpu', '1', '--policy', 'fifo', '--name', name, '--stats-interval', '0']);
+  // --no-isolate: unregister must restore the thread's own mask; under isolation that mask is
+  // clipped and every cpu is handed back instead (isolation.test.ts).
+  const agent = await startAgent(['--enclave', 'cpus=0', '--agent-cpu', '1', '--policy', 'fifo', '--name', name, '--stats-interval', '0', '--no-isolate']);
   t.teardown(() => agent.stop());
   const N = 5;
   const shared = new SharedArrayBuffer(16);
