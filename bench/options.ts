@@ -9,7 +9,7 @@ export interface BenchOptions {
   duration: number;
   /** Discarded warm-up before each window, seconds (--warmup). Default 1 (quick: 0.5). */
   warmup: number;
-  /** Configurations, in order (--configs): linux, a policy name from policies/, or a path to a policy file. Default linux,fifo,shinjuku,sjf. */
+  /** Configurations, in order (--configs): linux, linux:isolated, a policy name from policies/, or a path to a policy file. Default linux,linux:isolated,fifo,shinjuku,sjf. */
   configs: string[];
   /** Worker threads in the server (--workers). 0: 25 per worker cpu, clamped to [50, 200] (quick: 16). */
   workers: number;
@@ -65,7 +65,7 @@ export const DEFAULTS: Readonly<BenchOptions> = {
   loads: [],
   duration: 5,
   warmup: 1,
-  configs: ['linux', 'fifo', 'shinjuku', 'sjf'],
+  configs: ['linux', 'linux:isolated', 'fifo', 'shinjuku', 'sjf'],
   workers: 0,
   sloUs: 1000,
   quick: false,
@@ -118,7 +118,8 @@ export const USAGE = `usage: npm run bench -- [options]
   --loads LIST        offered loads in req/s, e.g. 2000,4k,8k (default: fractions of nominal capacity)
   --duration S        measured seconds per load (5; quick 2)
   --warmup S          discarded seconds before each window (1; quick 0.5)
-  --configs LIST      linux,fifo,shinjuku,sjf or policy names/paths (./my-policy.ts)
+  --configs LIST      linux,linux:isolated,fifo,shinjuku,sjf or policy names/paths (./my-policy.ts);
+                      linux:isolated = the Linux baseline on worker cpus isolated as an enclave
   --workers N         server worker threads (auto: 25 per worker cpu in [50,200]; quick 16)
   --slo-us US         GET p99 bound for saturation (1000)
   --quick             CI mode: 2 loads, linux+fifo(+shinjuku), short windows

@@ -40,7 +40,7 @@ function expectOptionError(t: Test, argv: string[], field: string): void {
 
 t.test('options: defaults, --quick, explicit values win, errors name the field', async (t) => {
   const d = resolveOptions({}, () => true);
-  t.same(d.configs, ['linux', 'fifo', 'shinjuku', 'sjf']);
+  t.same(d.configs, ['linux', 'linux:isolated', 'fifo', 'shinjuku', 'sjf']);
   t.equal(d.sloUs, 1000);
   t.equal(d.duration, 5);
   t.equal(d.docs, 'docs/benchmarks.md');
