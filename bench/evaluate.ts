@@ -9,6 +9,8 @@ export const SAME_LOAD = 0.03;
 /** The targets for Shinjuku against the Linux default (issue 13: 3x the saturation, a 3x lower GET p99 at half of it). */
 export const SAT_RATIO_TARGET = 3;
 export const P99_LOWER_TARGET = 3;
+/** Shinjuku's capacity knee must reach this fraction of Linux's (issue 13): a lower tail bought with lost capacity is not a win. */
+export const KNEE_RATIO_TARGET = 0.8;
 
 export function meetsSlo(p: PhaseResult, sloUs: number): boolean {
   if (p.get.count === 0 || p.incomplete > 0) return false;
@@ -37,6 +39,35 @@ export function saturation(points: readonly PointResult[]): Saturation | null {
   return { rate: best.rate, achieved: best.achieved, getP99: best.get.p99, firstMissRate: miss ? miss.rate : null };
 }
 
+/** The capacity knee: the point of highest achieved throughput among the loads that had not collapsed. */
+export function kneePoint(points: readonly PointResult[], sloUs: number): PointResult | null {
+  let best: PointResult | null = null;
+  for (const p of points) if (!collapsed(p, sloUs) && (!best || p.achieved > best.achieved)) best = p;
+  return best;
+}
+
+/**
+ * GET p99 against Linux's at every load Linux ran up to its knee. A load the
+ * configuration did not run counts as not beaten: the sweep skips loads only
+ * past a configuration's own collapse.
+ */
+export function belowLinux(c: ConfigResult, linux: ConfigResult, sloUs: number): ConfigResult['belowLinux'] {
+  const knee = kneePoint(linux.points, sloUs);
+  if (!knee) return null;
+  let loads = 0;
+  let below = 0;
+  let worst: { rate: number; p99: number; linuxP99: number } | null = null;
+  for (const l of linux.points) {
+    if (l.rate > knee.rate || l.get.count === 0) continue;
+    loads++;
+    const p = pointAt(c.points, l.rate);
+    const p99 = p && p.get.count > 0 ? p.get.p99 : Infinity;
+    if (p99 < l.get.p99) below++;
+    else if (!worst || p99 / l.get.p99 > worst.p99 / worst.linuxP99) worst = { rate: l.rate, p99, linuxP99: l.get.p99 };
+  }
+  return { loads, below, worst };
+}
+
 export function sameLoad(a: number, b: number): boolean {
   return Math.abs(a - b) <= SAME_LOAD * Math.max(a, b);
 }
@@ -61,6 +92,12 @@ export function evaluate(report: BenchReport): void {
     c.satRatioToLinux = c.saturation && linuxSat && linuxSat.achieved > 0 ? c.saturation.achieved / linuxSat.achieved : null;
     const p = at(c);
     c.halfLinux = p ? { rate: p.rate, getP99: p.get.p99, p99LowerBy: linuxHalf && p.get.p99 > 0 ? linuxHalf.get.p99 / p.get.p99 : null } : null;
+    c.knee = kneePoint(c.points, report.options.sloUs)?.achieved ?? null;
+  }
+  const linuxKnee = linux?.knee ?? null;
+  for (const c of report.configs) {
+    c.kneeRatioToLinux = c.knee && linuxKnee ? c.knee / linuxKnee : null;
+    c.belowLinux = linux && c !== linux ? belowLinux(c, linux, report.options.sloUs) : null;
   }
   if (!linux) notes.push('no Linux baseline in this run: ratios are not computed');
   else if (!linuxSat) notes.push(`the Linux baseline missed the SLO at every load run (lowest ${Math.min(...linux.points.map((p) => p.rate))} req/s): its saturation is below the sweep`);
@@ -71,14 +108,24 @@ export function evaluate(report: BenchReport): void {
   }
   const targets: TargetCheck[] = report.configs
     .filter((c) => c.kind === 'syrup' && c.status !== 'skipped')
-    .map((c) => ({
-      config: c.name,
-      satRatio: c.satRatioToLinux,
-      satRatioTarget: SAT_RATIO_TARGET,
-      p99LowerBy: c.halfLinux?.p99LowerBy ?? null,
-      p99LowerByTarget: P99_LOWER_TARGET,
-      met: (c.satRatioToLinux ?? 0) >= SAT_RATIO_TARGET && (c.halfLinux?.p99LowerBy ?? 0) >= P99_LOWER_TARGET,
-    }));
+    .map((c) => {
+      const beats = c.belowLinux ? c.belowLinux.loads > 0 && c.belowLinux.below === c.belowLinux.loads : null;
+      return {
+        config: c.name,
+        satRatio: c.satRatioToLinux,
+        satRatioTarget: SAT_RATIO_TARGET,
+        p99LowerBy: c.halfLinux?.p99LowerBy ?? null,
+        p99LowerByTarget: P99_LOWER_TARGET,
+        kneeRatio: c.kneeRatioToLinux ?? null,
+        kneeRatioTarget: KNEE_RATIO_TARGET,
+        belowLinuxToKnee: beats,
+        met:
+          (c.satRatioToLinux ?? 0) >= SAT_RATIO_TARGET &&
+          (c.halfLinux?.p99LowerBy ?? 0) >= P99_LOWER_TARGET &&
+          (c.kneeRatioToLinux ?? 0) >= KNEE_RATIO_TARGET &&
+          beats === true,
+      };
+    });
   report.evaluation = { linuxSaturation: linuxSat, halfLinuxRate: half, targets, notes };
 }
 

@@ -16,9 +16,9 @@ import { parseCpuList } from './pin.ts';
 import { renderPlot } from './plot.ts';
 import type { RequestMix, ServerConfig } from './protocol.ts';
 import type { Calibration } from './calibrate.ts';
-import { SCHEMA, type BenchReport, type ConfigResult, type PointResult } from './results.ts';
+import { SCHEMA, type BenchReport, type ConfigResult, type PointResult, type RepeatSummary } from './results.ts';
 import { SERVER_V8_FLAGS, ServerProcess } from './server-process.ts';
-import { renderTables } from './table.ts';
+import { belowText, renderTables } from './table.ts';
 import { runDelay, sampleRunDelay } from './run-delay.ts';
 
 /** Sweep points as fractions of the worker cpus' nominal capacity: dense at the low end, where the default scheduler saturates. */
@@ -326,7 +326,6 @@ export async function runBench(
   print: (line: string) => void = (l) => console.log(l),
   command = 'runBench()',
 ): Promise<BenchRun> {
-  const startedAt = new Date();
   const layout = planLayout(opts.cpus ? parseCpuList(opts.cpus) : availableCpus());
   const workers = opts.workers || defaultWorkers(layout);
   const mix: RequestMix = { getUs: opts.getUs, getExpUs: opts.getExpUs, rangeUs: opts.rangeUs, rangeFrac: opts.rangeFrac };
@@ -341,6 +340,60 @@ export async function runBench(
   print(`  loads (req/s): ${loads.map(int).join(', ')}; ${opts.warmup} s warm-up + ${opts.duration} s each; SLO GET p99 < ${int(opts.sloUs)} us`);
   print(`  configs: ${specs.map((s) => (s.kind === 'skipped' ? `${s.name} (skipped)` : s.name)).join(', ')}`);
 
+  if (opts.repeat > 1) print(`  repeat: ${opts.repeat} sweeps, each with its own arrival seed (${opts.seed}..${opts.seed + opts.repeat - 1})`);
+
+  const repeats: RepeatSummary[] = [];
+  let last: BenchRun | undefined;
+  for (let i = 0; i < opts.repeat; i++) {
+    if (opts.repeat > 1) print(`  sweep ${i + 1} of ${opts.repeat}`);
+    // Each sweep its own seed: the spread then covers the arrival sequence as well as the machine's noise.
+    const sweepOpts = { ...opts, seed: opts.seed + i };
+    const report = await sweep(sweepOpts, { layout, workers, mix, loads, specs, layoutText }, command, print);
+    const dir = resolve(REPO_ROOT, opts.out, report.startedAt.replace(/[:.]/g, '-'));
+    repeats.push(repeatSummary(report, displayPath(dir)));
+    if (opts.repeat > 1) report.repeats = [...repeats];
+    // Only the last sweep regenerates the docs: it carries every sweep's summary.
+    writeReports(report, dir, i === opts.repeat - 1 ? opts.docs : '', print);
+    printSummary(report, dir, print);
+    last = { report, dir };
+  }
+  return last!;
+}
+
+/** What a repeated run keeps of each sweep for the spread table. */
+export function repeatSummary(report: BenchReport, dir: string): RepeatSummary {
+  return {
+    startedAt: report.startedAt,
+    dir,
+    configs: report.configs
+      .filter((c) => c.status !== 'skipped')
+      .map((c) => ({
+        name: c.name,
+        saturation: c.saturation?.achieved ?? null,
+        satRatio: c.satRatioToLinux,
+        halfP99: c.halfLinux?.getP99 ?? null,
+        p99LowerBy: c.halfLinux?.p99LowerBy ?? null,
+        knee: c.knee ?? null,
+        kneeRatio: c.kneeRatioToLinux ?? null,
+        below: belowText(c.belowLinux ?? null),
+      })),
+  };
+}
+
+interface SweepPlan {
+  layout: Layout;
+  workers: number;
+  mix: RequestMix;
+  loads: number[];
+  specs: ConfigSpec[];
+  layoutText: string[];
+}
+
+/** One sweep: every configuration at every load, evaluated. */
+async function sweep(opts: BenchOptions, plan: SweepPlan, command: string, print: (line: string) => void): Promise<BenchReport> {
+  const startedAt = new Date();
+  const { layout, workers, mix, loads, specs, layoutText } = plan;
+  const nominal = (layout.workerCpus.length * 1e6) / meanServiceUs(mix);
   const out = makeOutput(specs.length * loads.length, opts.progress, print);
   const ctx: Ctx = { opts, layout, workers, mix, loads, out, halfRate: null, calibration: null };
   const configs: ConfigResult[] = [];
@@ -368,14 +421,15 @@ export async function runBench(
     evaluation: { linuxSaturation: null, halfLinuxRate: null, targets: [], notes: [] },
   };
   evaluate(report);
-  const dir = resolve(REPO_ROOT, opts.out, startedAt.toISOString().replace(/[:.]/g, '-'));
-  writeReports(report, dir, opts.docs, print);
+  return report;
+}
+
+function printSummary(report: BenchReport, dir: string, print: (line: string) => void): void {
   print('');
-  for (const c of configs) {
+  for (const c of report.configs) {
     const sat = c.saturation ? `${int(c.saturation.achieved)} req/s` : c.status === 'ok' ? 'below the sweep' : c.status;
     print(`  ${c.name.padEnd(10)} saturation ${sat}; vs Linux ${ratio(c.satRatioToLinux)}; GET p99 at half Linux sat. ${c.halfLinux ? `${int(c.halfLinux.getP99)} us (${ratio(c.halfLinux.p99LowerBy)} lower)` : '-'}`);
   }
   for (const n of report.evaluation.notes) print(`  note: ${n}`);
   print(`  results: ${displayPath(dir)}/{results.json,table.md,plot.svg}`);
-  return { report, dir };
 }

@@ -40,6 +40,8 @@ export interface BenchOptions {
    * before re-measuring (once) a load during which they took cpu time (--quiet-wait). 0 disables both. Default 120 (quick: 0).
    */
   quietWait: number;
+  /** Run the whole sweep this many times (--repeat); the docs show the last one in full and every one in a spread table. Default 1. */
+  repeat: number;
   /** Agent --idle-yield (--agent-idle-yield auto|on|off): auto = when the layout shares the agent's cpu (2 cpus). Default auto. */
   agentIdleYield: 'auto' | 'on' | 'off';
   /** Agent --idle-sleep-us (--agent-sleep-us): -1 = the layout's (1000 when the agent shares its cpu, else 0). Default -1. */
@@ -79,6 +81,7 @@ export const DEFAULTS: Readonly<BenchOptions> = {
   stopAfter: 2,
   refine: 2,
   quietWait: 120,
+  repeat: 1,
   agentIdleYield: 'auto',
   agentSleepUs: -1,
   agentPriority: -1,
@@ -129,6 +132,7 @@ export const USAGE = `usage: npm run bench -- [options]
   --stop-after N      stop a sweep after N consecutive loads past capacity (GET p50 > SLO or drops) (2; 0 = never)
   --refine N          extra loads bisecting each saturation point (2; quick 0)
   --quiet-wait S      wait up to S s for other processes to go quiet; re-measure a disturbed load once (120; quick 0)
+  --repeat N          run the whole sweep N times; the docs add a table of every sweep's ratios (1)
   --agent-idle-yield auto|on|off   agent --idle-yield (auto: when the agent shares its cpu)
   --agent-sleep-us US  agent --idle-sleep-us (-1: the layout's, 1000 when the agent shares its cpu)
   --agent-priority N   agent --agent-priority, SCHED_FIFO (-1: the layout's, 1 when the agent shares its cpu)
@@ -156,6 +160,7 @@ const FLAGS: Record<string, [keyof BenchOptions, Kind]> = {
   '--stop-after': ['stopAfter', 'int'],
   '--refine': ['refine', 'int'],
   '--quiet-wait': ['quietWait', 'number'],
+  '--repeat': ['repeat', 'int'],
   '--agent-idle-yield': ['agentIdleYield', 'string'],
   '--agent-sleep-us': ['agentSleepUs', 'int'],
   '--agent-priority': ['agentPriority', 'int'],
@@ -252,6 +257,7 @@ export function validate(o: BenchOptions): BenchOptions {
   nonNegInt('--stop-after', o.stopAfter);
   nonNegInt('--refine', o.refine);
   if (!Number.isFinite(o.quietWait) || o.quietWait < 0) throw new BenchOptionError('--quiet-wait', `must be >= 0 seconds, got ${o.quietWait}`);
+  if (!Number.isInteger(o.repeat) || o.repeat < 1 || o.repeat > 20) throw new BenchOptionError('--repeat', `must be an integer 1..20, got ${o.repeat}`);
   nonNegInt('--seed', o.seed);
   if (!Number.isInteger(o.preemptGraceUs) || o.preemptGraceUs < 0) throw new BenchOptionError('--preempt-grace-us', `must be a non-negative integer, got ${o.preemptGraceUs}`);
   if (!Number.isInteger(o.agentSleepUs) || o.agentSleepUs < -1 || o.agentSleepUs > 1_000_000) throw new BenchOptionError('--agent-sleep-us', `must be -1 (layout) or 0..1000000, got ${o.agentSleepUs}`);

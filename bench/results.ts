@@ -63,6 +63,12 @@ export interface ConfigResult {
   /** Saturation throughput divided by Linux's from the same run. */
   satRatioToLinux: number | null;
   halfLinux: HalfLinuxComparison | null;
+  /** Capacity knee: the highest throughput achieved at a load that had not collapsed (evaluate.ts: collapsed()). */
+  knee?: number | null;
+  /** knee divided by Linux's from the same run. */
+  kneeRatioToLinux?: number | null;
+  /** GET p99 against Linux's at each load Linux ran up to its knee: how many of those loads this configuration beat. */
+  belowLinux?: { loads: number; below: number; worst: { rate: number; p99: number; linuxP99: number } | null } | null;
 }
 
 export interface TargetCheck {
@@ -71,7 +77,18 @@ export interface TargetCheck {
   satRatioTarget: number;
   p99LowerBy: number | null;
   p99LowerByTarget: number;
+  kneeRatio: number | null;
+  kneeRatioTarget: number;
+  /** GET p99 below Linux's at every load up to Linux's knee. */
+  belowLinuxToKnee: boolean | null;
   met: boolean;
+}
+
+/** One sweep of a repeated run (--repeat), kept so the docs can show the spread. */
+export interface RepeatSummary {
+  startedAt: string;
+  dir: string;
+  configs: { name: string; saturation: number | null; satRatio: number | null; halfP99: number | null; p99LowerBy: number | null; knee: number | null; kneeRatio: number | null; below: string }[];
 }
 
 export interface BenchReport {
@@ -97,4 +114,6 @@ export interface BenchReport {
     targets: TargetCheck[];
     notes: string[];
   };
+  /** --repeat N: every sweep's summary, this one last. */
+  repeats?: RepeatSummary[];
 }

@@ -1,5 +1,5 @@
 // table.ts: the markdown tables of a run: summary per configuration, one sweep table each, and the per-stage latency split.
-import { SAT_RATIO_TARGET, P99_LOWER_TARGET } from './evaluate.ts';
+import { KNEE_RATIO_TARGET, SAT_RATIO_TARGET, P99_LOWER_TARGET } from './evaluate.ts';
 import { int, ratio, us } from './format.ts';
 import type { BenchReport, ConfigResult, PointResult } from './results.ts';
 
@@ -10,15 +10,48 @@ function row(cells: (string | number)[]): string {
 function summaryTable(r: BenchReport): string[] {
   const half = r.evaluation.halfLinuxRate;
   const out = [
-    row(['configuration', `saturation (req/s at GET p99 < ${int(r.options.sloUs)} us)`, 'saturation / Linux', `GET p99 at ${half ? int(half) : 'half Linux saturation'} req/s (us)`, 'Linux p99 / this p99', 'status']),
-    row(['---', '---:', '---:', '---:', '---:', '---']),
+    row([
+      'configuration', `saturation (req/s at GET p99 < ${int(r.options.sloUs)} us)`, 'saturation / Linux', `GET p99 at ${half ? int(half) : 'half Linux saturation'} req/s (us)`,
+      'Linux p99 / this p99', 'capacity knee (req/s)', 'knee / Linux', "loads up to Linux's knee with GET p99 below Linux's", 'status',
+    ]),
+    row(['---', '---:', '---:', '---:', '---:', '---:', '---:', '---:', '---']),
   ];
   for (const c of r.configs) {
     const sat = c.saturation ? int(c.saturation.achieved) : c.points.length > 0 ? `< ${int(Math.min(...c.points.map((p) => p.rate)))}` : '-';
     const status = c.status === 'ok' ? 'ok' : `${c.status}: ${c.reason ?? ''}`;
-    out.push(row([c.name, sat, ratio(c.satRatioToLinux), c.halfLinux ? int(c.halfLinux.getP99) : '-', ratio(c.halfLinux?.p99LowerBy ?? null), status.replace(/\|/g, '/').split('\n')[0]]));
+    out.push(
+      row([
+        c.name, sat, ratio(c.satRatioToLinux), c.halfLinux ? int(c.halfLinux.getP99) : '-', ratio(c.halfLinux?.p99LowerBy ?? null),
+        c.knee ? int(c.knee) : '-', ratio(c.kneeRatioToLinux ?? null), belowText(c.belowLinux), status.replace(/\|/g, '/').split('\n')[0],
+      ]),
+    );
   }
   return out;
+}
+
+/** "4 of 6" and, when short, the load where this configuration did worst against Linux. */
+export function belowText(b: ConfigResult['belowLinux']): string {
+  if (!b) return '-';
+  const worst = b.worst ? ` (worst: ${int(b.worst.rate)} req/s, ${Number.isFinite(b.worst.p99) ? int(b.worst.p99) : 'not run'} vs ${int(b.worst.linuxP99)} us)` : '';
+  return `${b.below} of ${b.loads}${worst}`;
+}
+
+/** --repeat: one row per sweep and configuration, so the spread between runs is visible. */
+function repeatTable(r: BenchReport): string[] {
+  const reps = r.repeats ?? [];
+  if (reps.length < 2) return [];
+  const out = [
+    `### ${reps.length} repeated sweeps (spread between runs)`,
+    '',
+    row(['sweep', 'configuration', 'saturation (req/s)', 'saturation / Linux', 'GET p99 at half Linux sat. (us)', 'Linux p99 / this p99', 'knee (req/s)', 'knee / Linux', "below Linux's p99 up to its knee", 'raw results']),
+    row(['---:', '---', '---:', '---:', '---:', '---:', '---:', '---:', '---:', '---']),
+  ];
+  reps.forEach((s, i) => {
+    for (const c of s.configs) {
+      out.push(row([i + 1, c.name, c.saturation ? int(c.saturation) : '-', ratio(c.satRatio), c.halfP99 ? int(c.halfP99) : '-', ratio(c.p99LowerBy), c.knee ? int(c.knee) : '-', ratio(c.kneeRatio), c.below, `\`${s.dir}\``]));
+    }
+  });
+  return [...out, ''];
 }
 
 function sweepTable(c: ConfigResult): string[] {
@@ -90,11 +123,14 @@ export function renderTables(r: BenchReport): string {
   for (const t of r.evaluation.targets) {
     lines.push(
       `- ${t.config}: saturation ${satVsLinux(r, t.config, t.satRatio)} (target ${SAT_RATIO_TARGET}x); ` +
-        `GET p99 at half the Linux saturation load ${t.p99LowerBy === null ? 'not measured' : `${ratio(t.p99LowerBy)} lower than Linux's (a value under 1x means higher)`} (target ${P99_LOWER_TARGET}x): ${t.met ? 'met' : 'not met'}`,
+        `GET p99 at half the Linux saturation load ${t.p99LowerBy === null ? 'not measured' : `${ratio(t.p99LowerBy)} lower than Linux's (a value under 1x means higher)`} (target ${P99_LOWER_TARGET}x); ` +
+        `capacity knee ${t.kneeRatio === null ? 'not measured' : `${ratio(t.kneeRatio)} Linux's`} (target ${KNEE_RATIO_TARGET}x); ` +
+        `GET p99 below Linux's at every load up to Linux's knee: ${t.belowLinuxToKnee === null ? 'not measured' : t.belowLinuxToKnee ? 'yes' : 'no'}: ` +
+        `${t.met ? 'met' : 'not met'}`,
     );
   }
   for (const n of r.evaluation.notes) lines.push(`- ${n}`);
-  lines.push('');
+  lines.push('', ...repeatTable(r));
   const half = r.evaluation.halfLinuxRate;
   if (half !== null) {
     const t = stageTable(r, (c) => c.points.find((p) => p.halfLinux), `### Where a GET's time goes at half the Linux saturation load (${int(half)} req/s), us`);

@@ -4,8 +4,8 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BEGIN, END, regenerateDocs } from '../bench/docs.ts';
-import { evaluate, meetsSlo, saturation } from '../bench/evaluate.ts';
-import { defaultLoads, rerender, runBench } from '../bench/harness.ts';
+import { evaluate, kneePoint, meetsSlo, saturation } from '../bench/evaluate.ts';
+import { defaultLoads, repeatSummary, rerender, runBench } from '../bench/harness.ts';
 import { decodeHistogram, encodeHistogram, newHistogram, recordUs, summarize, type Summary } from '../bench/histogram.ts';
 import { availableCpus, defaultWorkers, planLayout } from '../bench/layout.ts';
 import { BenchOptionError, DEFAULTS, parseArgs, resolveOptions } from '../bench/options.ts';
@@ -70,6 +70,9 @@ t.test('options: defaults, --quick, explicit values win, errors name the field',
   expectOptionError(t, ['--quick=false'], '--quick');
   expectOptionError(t, ['--no-docs=x'], '--no-docs');
   expectOptionError(t, ['--out'], '--out');
+  expectOptionError(t, ['--repeat', '0'], '--repeat');
+  t.equal(resolveOptions(parseArgs(['--repeat', '3']), () => true).repeat, 3);
+  t.equal(DEFAULTS.repeat, 1);
   t.equal(DEFAULTS.rangeFrac, 0.005);
 });
 
@@ -169,6 +172,57 @@ t.test('saturation, ratios and the half-load comparison', async (t) => {
   t.equal(shin.halfLinux?.p99LowerBy, 15, 'linux p99 300 / shinjuku 20');
   t.equal(sjf.saturation, null);
   t.same(r.evaluation.targets.map((x) => [x.config, x.met]), [['shinjuku', true]]);
+});
+
+t.test('capacity knee and the below-Linux-up-to-its-knee check', async (t) => {
+  // summary(p99) has p50 = p99 / 4: a point collapses (p50 >= SLO) from p99 4,000 us.
+  t.equal(kneePoint([point(100, 50), point(200, 900), point(400, 5000)], 1000)?.rate, 200, 'the collapsed 400 is past the knee');
+  t.equal(kneePoint([point(100, 8000)], 1000), null, 'no knee when every load collapsed');
+  const r = syntheticReport();
+  evaluate(r);
+  const [linux, shin] = r.configs;
+  t.equal(linux.knee, 1980, "Linux's knee: 2,000 req/s never collapsed");
+  t.equal(shin.knee, 3960, "Shinjuku's: 4,000 (8,000 collapsed)");
+  t.equal(shin.kneeRatioToLinux, 2);
+  t.same(shin.belowLinux, { loads: 4, below: 4, worst: null }, 'below Linux at 250, 500, 1,000 and 2,000');
+  t.equal(r.evaluation.targets[0].belowLinuxToKnee, true);
+
+  // One load where Shinjuku's tail is above Linux's: every other target still met, the whole target is not.
+  const worse = syntheticReport();
+  worse.configs[1].points[2] = point(1000, 900);
+  evaluate(worse);
+  t.same(worse.configs[1].belowLinux, { loads: 4, below: 3, worst: { rate: 1000, p99: 900, linuxP99: 800 } });
+  t.same(worse.evaluation.targets.map((x) => [x.belowLinuxToKnee, x.met]), [[false, false]]);
+  t.match(renderTables(worse), /\| 3 of 4 \(worst: 1,000 req\/s, 900 vs 800 us\) \|/);
+
+  // A load Shinjuku never ran (its sweep stopped past its own collapse) counts as not beaten.
+  const missing = syntheticReport();
+  missing.configs[1].points = missing.configs[1].points.filter((p) => p.rate !== 2000);
+  evaluate(missing);
+  t.same(missing.configs[1].belowLinux?.below, 3);
+
+  // A knee under 0.8x Linux's fails the target even with a lower tail everywhere.
+  const small = syntheticReport();
+  small.configs[1].points = [point(250, 15), point(500, 20), point(1000, 30), point(2000, 60), point(2100, 9000)];
+  small.configs[0].points.push(point(3000, 3500));
+  evaluate(small);
+  t.ok((small.configs[1].kneeRatioToLinux ?? 1) < 0.8, `knee ratio ${small.configs[1].kneeRatioToLinux}`);
+  t.equal(small.evaluation.targets[0].met, false);
+});
+
+t.test('repeated sweeps: one spread row per sweep and configuration', async (t) => {
+  const a = syntheticReport();
+  evaluate(a);
+  const b = syntheticReport();
+  b.configs[1].points[1] = point(500, 100);
+  evaluate(b);
+  b.repeats = [repeatSummary(a, 'bench/results/a'), repeatSummary(b, 'bench/results/b')];
+  t.same(b.repeats[0].configs.map((c) => c.name), ['linux', 'shinjuku'], 'skipped configurations are left out');
+  const md = renderTables(b);
+  t.match(md, /### 2 repeated sweeps/);
+  t.match(md, /\| 1 \| shinjuku \| 3,960 \| 4\.00x \| 20 \| 15x \|/);
+  t.match(md, /\| 2 \| shinjuku \| 3,960 \| 4\.00x \| 100 \| 3\.00x \|/);
+  t.notMatch(renderTables(a), /repeated sweeps/, 'a single sweep has no spread table');
 });
 
 t.test('plot and table render from a report', async (t) => {
