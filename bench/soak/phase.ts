@@ -91,7 +91,12 @@ export class SoakContext {
 
   agentArgs(name: string, extra: string[] = []): string[] {
     // --idle-yield: on this 2-cpu VM the agent's cpu is also where the services' dispatchers run.
-    return ['--enclave', `cpus=${this.cfg.cpu}`, '--agent-cpu', String(this.cfg.agentCpu), '--name', name, '--stats-interval', '0', '--idle-yield', ...extra];
+    // --no-isolate: the soak keeps its own processes off the enclave cpu (run.ts keepOffCpu), and
+    // cpuset isolation has its own fault tests (test/isolation.test.ts). With isolation on, 3 of 8
+    // quick soaks stalled everything on the non-enclave cpu for 10-60 s (a churn phase that did not
+    // churn, a service that did not start in 60 s): an open finding (README, known issues), kept out
+    // of the reliability phases until it is understood.
+    return ['--enclave', `cpus=${this.cfg.cpu}`, '--agent-cpu', String(this.cfg.agentCpu), '--name', name, '--stats-interval', '0', '--idle-yield', '--no-isolate', ...extra];
   }
 
   async agent(name: string, extra: string[] = []): Promise<AgentProc> {
