@@ -1,6 +1,6 @@
 // evaluate.ts: saturation per configuration, ratios to the Linux default from the same run, and the issue's targets.
 import type { PhaseResult } from './protocol.ts';
-import type { BenchReport, ConfigResult, PointResult, Saturation, TargetCheck } from './results.ts';
+import type { BelowLinux, BenchReport, ConfigResult, PointResult, Saturation, TargetCheck } from './results.ts';
 
 /** A load misses the SLO when more than this fraction of its requests were dropped: a dropped request never completes. */
 export const MAX_DROP_FRACTION = 0.01;
@@ -47,18 +47,16 @@ export function kneePoint(points: readonly PointResult[], sloUs: number): PointR
 }
 
 /**
- * GET p99 against Linux's at every load Linux ran up to its knee. A load the
- * configuration did not run counts as not beaten: the sweep skips loads only
- * past a configuration's own collapse.
+ * GET p99 against Linux's at every load Linux ran up to its knee (linuxKnee,
+ * kneePoint of its points). A load the configuration did not run counts as not
+ * beaten: the sweep skips loads only past a configuration's own collapse.
  */
-export function belowLinux(c: ConfigResult, linux: ConfigResult, sloUs: number): ConfigResult['belowLinux'] {
-  const knee = kneePoint(linux.points, sloUs);
-  if (!knee) return null;
+export function belowLinux(c: ConfigResult, linux: ConfigResult, linuxKnee: PointResult): BelowLinux {
   let loads = 0;
   let below = 0;
-  let worst: { rate: number; p99: number; linuxP99: number } | null = null;
+  let worst: BelowLinux['worst'] = null;
   for (const l of linux.points) {
-    if (l.rate > knee.rate || l.get.count === 0) continue;
+    if (l.rate > linuxKnee.rate || l.get.count === 0) continue;
     loads++;
     const p = pointAt(c.points, l.rate);
     const p99 = p && p.get.count > 0 ? p.get.p99 : Infinity;
@@ -94,10 +92,10 @@ export function evaluate(report: BenchReport): void {
     c.halfLinux = p ? { rate: p.rate, getP99: p.get.p99, p99LowerBy: linuxHalf && p.get.p99 > 0 ? linuxHalf.get.p99 / p.get.p99 : null } : null;
     c.knee = kneePoint(c.points, report.options.sloUs)?.achieved ?? null;
   }
-  const linuxKnee = linux?.knee ?? null;
+  const linuxKnee = linux ? kneePoint(linux.points, report.options.sloUs) : null;
   for (const c of report.configs) {
-    c.kneeRatioToLinux = c.knee && linuxKnee ? c.knee / linuxKnee : null;
-    c.belowLinux = linux && c !== linux ? belowLinux(c, linux, report.options.sloUs) : null;
+    c.kneeRatioToLinux = c.knee && linuxKnee ? c.knee / linuxKnee.achieved : null;
+    c.belowLinux = linux && linuxKnee && c !== linux ? belowLinux(c, linux, linuxKnee) : null;
   }
   if (!linux) notes.push('no Linux baseline in this run: ratios are not computed');
   else if (!linuxSat) notes.push(`the Linux baseline missed the SLO at every load run (lowest ${Math.min(...linux.points.map((p) => p.rate))} req/s): its saturation is below the sweep`);

@@ -18,7 +18,7 @@ import type { RequestMix, ServerConfig } from './protocol.ts';
 import type { Calibration } from './calibrate.ts';
 import { SCHEMA, type BenchReport, type ConfigResult, type PointResult, type RepeatSummary } from './results.ts';
 import { SERVER_V8_FLAGS, ServerProcess } from './server-process.ts';
-import { belowText, renderTables } from './table.ts';
+import { renderTables } from './table.ts';
 import { runDelay, sampleRunDelay } from './run-delay.ts';
 
 /** Sweep points as fractions of the worker cpus' nominal capacity: dense at the low end, where the default scheduler saturates. */
@@ -348,7 +348,7 @@ export async function runBench(
     if (opts.repeat > 1) print(`  sweep ${i + 1} of ${opts.repeat}`);
     // Each sweep its own seed: the spread then covers the arrival sequence as well as the machine's noise.
     const sweepOpts = { ...opts, seed: opts.seed + i };
-    const report = await sweep(sweepOpts, { layout, workers, mix, loads, specs, layoutText }, command, print);
+    const report = await sweep(sweepOpts, { layout, workers, mix, nominal, loads, specs, layoutText }, command, print);
     const dir = resolve(REPO_ROOT, opts.out, report.startedAt.replace(/[:.]/g, '-'));
     repeats.push(repeatSummary(report, displayPath(dir)));
     if (opts.repeat > 1) report.repeats = [...repeats];
@@ -375,7 +375,7 @@ export function repeatSummary(report: BenchReport, dir: string): RepeatSummary {
         p99LowerBy: c.halfLinux?.p99LowerBy ?? null,
         knee: c.knee ?? null,
         kneeRatio: c.kneeRatioToLinux ?? null,
-        below: belowText(c.belowLinux ?? null),
+        belowLinux: c.belowLinux ?? null,
       })),
   };
 }
@@ -384,6 +384,8 @@ interface SweepPlan {
   layout: Layout;
   workers: number;
   mix: RequestMix;
+  /** Worker cpus x 1e6 / mean service time (BenchReport.nominalCapacity). */
+  nominal: number;
   loads: number[];
   specs: ConfigSpec[];
   layoutText: string[];
@@ -392,8 +394,7 @@ interface SweepPlan {
 /** One sweep: every configuration at every load, evaluated. */
 async function sweep(opts: BenchOptions, plan: SweepPlan, command: string, print: (line: string) => void): Promise<BenchReport> {
   const startedAt = new Date();
-  const { layout, workers, mix, loads, specs, layoutText } = plan;
-  const nominal = (layout.workerCpus.length * 1e6) / meanServiceUs(mix);
+  const { layout, workers, mix, nominal, loads, specs, layoutText } = plan;
   const out = makeOutput(specs.length * loads.length, opts.progress, print);
   const ctx: Ctx = { opts, layout, workers, mix, loads, out, halfRate: null, calibration: null };
   const configs: ConfigResult[] = [];

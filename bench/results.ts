@@ -67,8 +67,14 @@ export interface ConfigResult {
   knee?: number | null;
   /** knee divided by Linux's from the same run. */
   kneeRatioToLinux?: number | null;
-  /** GET p99 against Linux's at each load Linux ran up to its knee: how many of those loads this configuration beat. */
-  belowLinux?: { loads: number; below: number; worst: { rate: number; p99: number; linuxP99: number } | null } | null;
+  belowLinux?: BelowLinux | null;
+}
+
+/** GET p99 against Linux's at each load Linux ran up to its knee: how many of those loads a configuration beat, and where it did worst. */
+export interface BelowLinux {
+  loads: number;
+  below: number;
+  worst: { rate: number; p99: number; linuxP99: number } | null;
 }
 
 export interface TargetCheck {
@@ -88,7 +94,7 @@ export interface TargetCheck {
 export interface RepeatSummary {
   startedAt: string;
   dir: string;
-  configs: { name: string; saturation: number | null; satRatio: number | null; halfP99: number | null; p99LowerBy: number | null; knee: number | null; kneeRatio: number | null; below: string }[];
+  configs: { name: string; saturation: number | null; satRatio: number | null; halfP99: number | null; p99LowerBy: number | null; knee: number | null; kneeRatio: number | null; belowLinux: BelowLinux | null }[];
 }
 
 export interface BenchReport {

@@ -1,7 +1,7 @@
 // table.ts: the markdown tables of a run: summary per configuration, one sweep table each, and the per-stage latency split.
 import { KNEE_RATIO_TARGET, SAT_RATIO_TARGET, P99_LOWER_TARGET } from './evaluate.ts';
 import { int, ratio, us } from './format.ts';
-import type { BenchReport, ConfigResult, PointResult } from './results.ts';
+import type { BelowLinux, BenchReport, ConfigResult, PointResult } from './results.ts';
 
 function row(cells: (string | number)[]): string {
   return `| ${cells.join(' | ')} |`;
@@ -30,7 +30,7 @@ function summaryTable(r: BenchReport): string[] {
 }
 
 /** "4 of 6" and, when short, the load where this configuration did worst against Linux. */
-export function belowText(b: ConfigResult['belowLinux']): string {
+function belowText(b: BelowLinux | null | undefined): string {
   if (!b) return '-';
   const worst = b.worst ? ` (worst: ${int(b.worst.rate)} req/s, ${Number.isFinite(b.worst.p99) ? int(b.worst.p99) : 'not run'} vs ${int(b.worst.linuxP99)} us)` : '';
   return `${b.below} of ${b.loads}${worst}`;
@@ -48,7 +48,7 @@ function repeatTable(r: BenchReport): string[] {
   ];
   reps.forEach((s, i) => {
     for (const c of s.configs) {
-      out.push(row([i + 1, c.name, c.saturation ? int(c.saturation) : '-', ratio(c.satRatio), c.halfP99 ? int(c.halfP99) : '-', ratio(c.p99LowerBy), c.knee ? int(c.knee) : '-', ratio(c.kneeRatio), c.below, `\`${s.dir}\``]));
+      out.push(row([i + 1, c.name, c.saturation ? int(c.saturation) : '-', ratio(c.satRatio), c.halfP99 ? int(c.halfP99) : '-', ratio(c.p99LowerBy), c.knee ? int(c.knee) : '-', ratio(c.kneeRatio), belowText(c.belowLinux), `\`${s.dir}\``]));
     }
   });
   return [...out, ''];
