@@ -86,8 +86,14 @@ export abstract class Policy {
   taskYield(_task: Task, _msg: Message): void {}
   /** TASK_DEAD: the thread exited. */
   taskDead(_task: Task, _msg: Message): void {}
-  /** TASK_DEPARTED: the thread unregistered and is back under the Linux scheduler. */
-  taskDeparted(_task: Task, _msg: Message): void {}
+  /**
+   * TASK_DEPARTED: the thread unregistered and is back under the Linux
+   * scheduler. To a policy it is gone just as a dead thread is, so by default
+   * this is taskDead; override it where the two must be told apart.
+   */
+  taskDeparted(task: Task, msg: Message): void {
+    this.taskDead(task, msg);
+  }
 
   /** Decide placements for this iteration. */
   abstract schedule(ctx: ScheduleContext): void;

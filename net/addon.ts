@@ -1,5 +1,6 @@
 // addon.ts: typed loader of the syrup_net native addon (BPF objects, maps, sockets, XDP, AF_XDP).
 import { loadAddon, repoRoot } from '../addon/load.ts';
+import type { BpfMapInfo } from './map-types.ts';
 
 export interface ProgramEntry {
   name: string;
@@ -62,15 +63,7 @@ export interface NetAddon {
   mapUpdate(fd: number, key: Buffer, value: Buffer, flags?: number): void;
   mapDelete(fd: number, key: Buffer): boolean;
   mapNextKey(fd: number, key: Buffer | null, keySize: number): Buffer | null;
-  mapInfo(fd: number): {
-    id: number;
-    name: string;
-    type: number;
-    keySize: number;
-    valueSize: number;
-    maxEntries: number;
-    flags: number;
-  };
+  mapInfo(fd: number): BpfMapInfo;
   progInfo(fd: number): { id: number; name: string; type: number; runTimeNs: number; runCount: number };
   objGet(path: string): number;
   objPin(fd: number, path: string): void;

@@ -13,6 +13,18 @@ export const BPF_MAP_TYPE = {
   XSKMAP: 17,
 } as const;
 
+/** What the kernel says of a map (bpf_obj_get_info_by_fd), as the addon returns it. */
+export interface BpfMapInfo {
+  id: number;
+  name: string;
+  /** Kernel map type number (BPF_MAP_TYPE_*). */
+  type: number;
+  keySize: number;
+  valueSize: number;
+  maxEntries: number;
+  flags: number;
+}
+
 export function isPerCpu(type: number): boolean {
   return type === BPF_MAP_TYPE.PERCPU_HASH || type === BPF_MAP_TYPE.PERCPU_ARRAY || type === BPF_MAP_TYPE.LRU_PERCPU_HASH;
 }

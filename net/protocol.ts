@@ -1,6 +1,7 @@
 // protocol.ts: the syrupd request/response messages and their validation (every error names the offending field).
 import { SyrupError } from './errors.ts';
 import { HOOK_NAMES, MAX_EXECUTORS, type HookName } from './hooks.ts';
+import type { BpfMapInfo } from './map-types.ts';
 
 export type Protocol = 'udp' | 'tcp';
 
@@ -37,14 +38,8 @@ export type Request = { id: number } & (
 
 export type RequestOp = Request['op'];
 
-export interface MapDescription {
-  name: string;
-  /** Kernel map type number (BPF_MAP_TYPE_*). */
-  type: number;
-  keySize: number;
-  valueSize: number;
-  maxEntries: number;
-  flags: number;
+/** A map of a deployed policy as syrupd describes it: the kernel's facts (less the id, which is the daemon's business) and where it is pinned. */
+export interface MapDescription extends Omit<BpfMapInfo, 'id'> {
   /** Pinned path under the BPF filesystem (readable only by the owner). */
   path: string;
 }

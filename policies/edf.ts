@@ -30,7 +30,7 @@ import type { Message } from '../agent/message.ts';
 import { Policy, type ScheduleContext } from '../agent/policy.ts';
 import type { Task } from '../agent/task.ts';
 import { MinHeap } from './min-heap.ts';
-import { booleanOption, optionsObject, rejectUnknown } from './options.ts';
+import { booleanField, readOptions } from './options.ts';
 
 /*
  * Per-task state and its transitions:
@@ -90,9 +90,7 @@ export class EdfPolicy extends Policy {
 
   constructor(options: EdfOptions | Record<string, unknown> = {}) {
     super();
-    const o = optionsObject(options);
-    rejectUnknown(o, ['preempt'], 'edf');
-    this.preempt = booleanOption(o, 'preempt', true);
+    this.preempt = readOptions(options, 'edf', { preempt: booleanField(true) }).preempt;
   }
 
   override taskNew(task: Task): void {
@@ -130,10 +128,6 @@ export class EdfPolicy extends Policy {
     if (inf && inf.state !== EdfState.Blocked) this.checkMiss(inf, msg.tsNs);
     this.heap.remove(task);
     this.info.delete(task);
-  }
-
-  override taskDeparted(task: Task, msg: Message): void {
-    this.taskDead(task, msg);
   }
 
   override schedule(ctx: ScheduleContext): void {

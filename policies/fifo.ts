@@ -70,10 +70,6 @@ export class FifoPolicy extends Policy {
     this.state.delete(task);
   }
 
-  override taskDeparted(task: Task, msg: Message): void {
-    this.taskDead(task, msg);
-  }
-
   override schedule(ctx: ScheduleContext): void {
     for (const cpu of ctx.idleCpus()) {
       const task = this.dequeue();

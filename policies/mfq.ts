@@ -32,7 +32,7 @@ import { MsgSrc, type TxnResult } from '../agent/abi.ts';
 import type { Message } from '../agent/message.ts';
 import { Policy, type ScheduleContext } from '../agent/policy.ts';
 import type { Task } from '../agent/task.ts';
-import { numberListOption, numberOption, optionsObject, rejectUnknown } from './options.ts';
+import { numberField, numberListField, readOptions } from './options.ts';
 
 /*
  * Per-task state and its transitions:
@@ -95,17 +95,16 @@ export class MfqPolicy extends Policy {
 
   constructor(options: MfqOptions | Record<string, unknown> = {}) {
     super();
-    const o = optionsObject(options);
-    rejectUnknown(o, ['thresholdsMs', 'starvationMs'], 'mfq');
-    const thresholdsMs = numberListOption(
-      o,
-      'thresholdsMs',
-      [1, 3, 10, 20],
-      (l) => l.length >= 1 && l.length <= 16 && l.every((n, i) => n > 0 && Number.isFinite(n) && (i === 0 || n > l[i - 1])),
-      'a list of 1 to 16 strictly increasing positive numbers (ms)',
-    );
-    this.thresholdsNs = thresholdsMs.map((ms) => ms * 1e6);
-    this.starvationNs = numberOption(o, 'starvationMs', 50, (n) => n > 0, 'a positive number or Infinity') * 1e6;
+    const o = readOptions(options, 'mfq', {
+      thresholdsMs: numberListField(
+        [1, 3, 10, 20],
+        (l) => l.length >= 1 && l.length <= 16 && l.every((n, i) => n > 0 && Number.isFinite(n) && (i === 0 || n > l[i - 1])),
+        'a list of 1 to 16 strictly increasing positive numbers (ms)',
+      ),
+      starvationMs: numberField(50, (n) => n > 0, 'a positive number or Infinity'),
+    });
+    this.thresholdsNs = o.thresholdsMs.map((ms) => ms * 1e6);
+    this.starvationNs = o.starvationMs * 1e6;
     this.queues = Array.from({ length: this.thresholdsNs.length + 1 }, () => []);
   }
 
@@ -150,10 +149,6 @@ export class MfqPolicy extends Policy {
     const inf = this.info.get(task);
     if (inf) this.unqueue(task, inf);
     this.info.delete(task);
-  }
-
-  override taskDeparted(task: Task): void {
-    this.taskDead(task);
   }
 
   override schedule(ctx: ScheduleContext): void {

@@ -10,6 +10,15 @@
  *
  * Numbers may be given as numeric strings ("50", "Infinity"), booleans as
  * "true"/"false", number lists as arrays or "1,3,10,20".
+ *
+ * A policy declares its fields once, and readOptions() derives both the
+ * list of known keys and the typed result from that declaration, so a new
+ * option cannot be read without also being accepted (or the other way round):
+ *
+ *   const o = readOptions(options, 'shinjuku', {
+ *     sliceUs: numberField(50, (n) => n > 0, 'a positive number or Infinity'),
+ *     latchNext: booleanField(false),
+ *   });
  */
 
 /** Thrown for a bad option value; `code` lets the CLI print it without a stack. */
@@ -23,6 +32,45 @@ export class PolicyOptionError extends Error {
     super(message);
     this.name = 'PolicyOptionError';
   }
+}
+
+/** How one field is read from the options object: its default, its check, and the error naming it. */
+export type OptionField<T> = (options: Record<string, unknown>, key: string, where: string) => T;
+
+/** The typed values readOptions() returns for a set of fields. */
+export type OptionValues<F extends Record<string, OptionField<unknown>>> = { [K in keyof F]: ReturnType<F[K]> };
+
+/**
+ * Reads a policy's options against its declared fields: not an object, an
+ * unknown key, or a bad value throws a PolicyOptionError naming the field.
+ * Fields are read in declaration order, so the first bad one is reported.
+ */
+export function readOptions<F extends Record<string, OptionField<unknown>>>(
+  options: unknown,
+  policy: string,
+  fields: F,
+  where = 'options',
+): OptionValues<F> {
+  const o = optionsObject(options, where);
+  rejectUnknown(o, Object.keys(fields), policy, where);
+  const out: Record<string, unknown> = {};
+  for (const [key, read] of Object.entries(fields)) out[key] = read(o, key, where);
+  return out as OptionValues<F>;
+}
+
+/** A number field for readOptions(); see numberOption(). */
+export function numberField(fallback: number, ok: (n: number) => boolean, must: string): OptionField<number> {
+  return (o, key, where) => numberOption(o, key, fallback, ok, must, where);
+}
+
+/** A boolean field for readOptions(); see booleanOption(). */
+export function booleanField(fallback: boolean): OptionField<boolean> {
+  return (o, key, where) => booleanOption(o, key, fallback, where);
+}
+
+/** A number-list field for readOptions(); see numberListOption(). */
+export function numberListField(fallback: readonly number[], ok: (list: number[]) => boolean, must: string): OptionField<number[]> {
+  return (o, key, where) => numberListOption(o, key, fallback, ok, must, where);
 }
 
 /** The options object itself, or {} when none was given. */

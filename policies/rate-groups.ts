@@ -46,7 +46,7 @@ import { MsgSrc, MsgType, type TxnResult } from '../agent/abi.ts';
 import type { Message } from '../agent/message.ts';
 import { Policy, type EnclaveInfo, type ScheduleContext } from '../agent/policy.ts';
 import type { Task } from '../agent/task.ts';
-import { numberOption, optionsObject, PolicyOptionError, rejectUnknown, show } from './options.ts';
+import { numberField, numberOption, type OptionField, optionsObject, PolicyOptionError, readOptions, rejectUnknown, show } from './options.ts';
 
 /*
  * Per-task state (the wrapper's view; every task has one) and its transitions:
@@ -122,7 +122,13 @@ interface Stint {
   fromNs: number;
 }
 
-export const RATE_GROUP_OPTION_KEYS = ['groups', 'windowMs'] as const;
+/** The wrapper's own fields; createPolicy() routes these keys here and every other key to the inner policy. */
+const groupsField: OptionField<Group[]> = (o, key, where) => parseGroups(o[key], `${where}.${key}`);
+const RATE_GROUP_FIELDS = {
+  groups: groupsField,
+  windowMs: numberField(10, (n) => n > 0 && Number.isFinite(n), 'a positive number of ms'),
+};
+export const RATE_GROUP_OPTION_KEYS: readonly string[] = Object.keys(RATE_GROUP_FIELDS);
 
 export class RateGroups extends Policy {
   readonly name: string;
@@ -140,10 +146,9 @@ export class RateGroups extends Policy {
   ) {
     super();
     this.name = `${inner.name}+rate`;
-    const o = optionsObject(options);
-    rejectUnknown(o, RATE_GROUP_OPTION_KEYS, 'rate-groups');
-    this.windowNs = numberOption(o, 'windowMs', 10, (n) => n > 0 && Number.isFinite(n), 'a positive number of ms') * 1e6;
-    for (const g of parseGroups(o.groups)) this.groups.set(g.id, g);
+    const o = readOptions(options, 'rate-groups', RATE_GROUP_FIELDS);
+    this.windowNs = o.windowMs * 1e6;
+    for (const g of o.groups) this.groups.set(g.id, g);
   }
 
   override init(enclave: EnclaveInfo): void {
@@ -389,8 +394,7 @@ function shimMessage(type: MsgType, task: Task, tsNs: number): Message {
 }
 
 /** Validate the groups option (an object, or its JSON from the CLI) into groups with ids. */
-function parseGroups(raw: unknown): Group[] {
-  const where = 'options.groups';
+function parseGroups(raw: unknown, where: string): Group[] {
   if (raw === undefined) throw new PolicyOptionError(where, `${where} is required: at least one group, e.g. { "2": { "ratePct": 50 } }`);
   let value = raw;
   if (typeof raw === 'string') {

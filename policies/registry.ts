@@ -3,7 +3,7 @@ import type { Policy } from '../agent/policy.ts';
 import { EdfPolicy } from './edf.ts';
 import { FifoPolicy } from './fifo.ts';
 import { MfqPolicy } from './mfq.ts';
-import { optionsObject, rejectUnknown } from './options.ts';
+import { optionsObject, readOptions } from './options.ts';
 import { RATE_GROUP_OPTION_KEYS, RateGroups } from './rate-groups.ts';
 import { ShinjukuPolicy } from './shinjuku.ts';
 import { SjfPolicy } from './sjf.ts';
@@ -18,7 +18,7 @@ export const policyNames: string[] = [...POLICY_NAMES];
 
 export const POLICIES: Readonly<Record<PolicyName, PolicyFactory>> = {
   fifo: (options) => {
-    rejectUnknown(optionsObject(options), [], 'fifo');
+    readOptions(options, 'fifo', {});
     return new FifoPolicy();
   },
   shinjuku: (options) => new ShinjukuPolicy(options),
@@ -51,7 +51,7 @@ export function createPolicy(name: string, options: Record<string, unknown> = {}
   const own: Record<string, unknown> = {};
   const rate: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(all)) {
-    if ((RATE_GROUP_OPTION_KEYS as readonly string[]).includes(k)) rate[k] = v;
+    if (RATE_GROUP_OPTION_KEYS.includes(k)) rate[k] = v;
     else own[k] = v;
   }
   const policy = POLICIES[name](own);

@@ -16,7 +16,7 @@ import { MsgSrc, type TxnResult } from '../agent/abi.ts';
 import type { Message } from '../agent/message.ts';
 import { Policy, type ScheduleContext } from '../agent/policy.ts';
 import type { Task } from '../agent/task.ts';
-import { booleanOption, numberOption, optionsObject, rejectUnknown } from './options.ts';
+import { booleanField, numberField, readOptions } from './options.ts';
 
 /*
  * Per-task state and its transitions:
@@ -107,12 +107,14 @@ export class ShinjukuPolicy extends Policy {
 
   constructor(options: ShinjukuOptions | Record<string, unknown> = {}) {
     super();
-    const o = optionsObject(options);
-    rejectUnknown(o, ['sliceUs', 'classes', 'latchNext'], 'shinjuku');
-    const sliceUs = numberOption(o, 'sliceUs', 50, (n) => n > 0, 'a positive number or Infinity');
-    this.classes = numberOption(o, 'classes', 3, (n) => Number.isInteger(n) && n >= 1 && n <= 64, 'an integer from 1 to 64');
-    this.latchNext = booleanOption(o, 'latchNext', false);
-    this.sliceNs = sliceUs * 1000;
+    const o = readOptions(options, 'shinjuku', {
+      sliceUs: numberField(50, (n) => n > 0, 'a positive number or Infinity'),
+      classes: numberField(3, (n) => Number.isInteger(n) && n >= 1 && n <= 64, 'an integer from 1 to 64'),
+      latchNext: booleanField(false),
+    });
+    this.classes = o.classes;
+    this.latchNext = o.latchNext;
+    this.sliceNs = o.sliceUs * 1000;
     this.queues = Array.from({ length: this.classes }, () => []);
   }
 
@@ -154,10 +156,6 @@ export class ShinjukuPolicy extends Policy {
     const inf = this.info.get(task);
     if (inf) this.unqueue(task, inf);
     this.info.delete(task);
-  }
-
-  override taskDeparted(task: Task): void {
-    this.taskDead(task);
   }
 
   override schedule(ctx: ScheduleContext): void {

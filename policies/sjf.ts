@@ -26,7 +26,7 @@ import { Policy, type ScheduleContext } from '../agent/policy.ts';
 import type { Message } from '../agent/message.ts';
 import type { Task } from '../agent/task.ts';
 import { MinHeap } from './min-heap.ts';
-import { numberOption, optionsObject, rejectUnknown } from './options.ts';
+import { numberField, readOptions } from './options.ts';
 
 /*
  * Per-task state and its transitions:
@@ -79,9 +79,8 @@ export class SjfPolicy extends Policy {
 
   constructor(options: SjfOptions | Record<string, unknown> = {}) {
     super();
-    const o = optionsObject(options);
-    rejectUnknown(o, ['unhintedUs'], 'sjf');
-    this.unhintedNs = numberOption(o, 'unhintedUs', Infinity, (n) => n >= 0, 'a number >= 0 or Infinity') * 1000;
+    const o = readOptions(options, 'sjf', { unhintedUs: numberField(Infinity, (n) => n >= 0, 'a number >= 0 or Infinity') });
+    this.unhintedNs = o.unhintedUs * 1000;
   }
 
   override taskNew(task: Task, _msg: Message): void {
@@ -116,10 +115,6 @@ export class SjfPolicy extends Policy {
   override taskDead(task: Task, _msg: Message): void {
     this.heap.remove(task);
     this.info.delete(task);
-  }
-
-  override taskDeparted(task: Task, msg: Message): void {
-    this.taskDead(task, msg);
   }
 
   override schedule(ctx: ScheduleContext): void {

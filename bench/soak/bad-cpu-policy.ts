@@ -1,6 +1,6 @@
 // bad-cpu-policy.ts: FIFO that aims every Nth placement at a cpu outside the enclave (--policy-opt every=N), for the bad-input soak.
 import { FifoPolicy } from '../../policies/fifo.ts';
-import { numberOption, optionsObject, rejectUnknown } from '../../policies/options.ts';
+import { numberField, readOptions } from '../../policies/options.ts';
 import type { ScheduleContext } from '../../agent/policy.ts';
 import type { Task } from '../../agent/task.ts';
 import { TxnResult } from '../../agent/abi.ts';
@@ -24,9 +24,7 @@ export default class BadCpuPolicy extends FifoPolicy {
 
   constructor(options: Record<string, unknown> = {}) {
     super();
-    const o = optionsObject(options);
-    rejectUnknown(o, ['every'], 'bad-cpu');
-    this.every = numberOption(o, 'every', 50, (n) => Number.isInteger(n) && n >= 1, 'a positive integer');
+    this.every = readOptions(options, 'bad-cpu', { every: numberField(50, (n) => Number.isInteger(n) && n >= 1, 'a positive integer') }).every;
   }
 
   override schedule(ctx: ScheduleContext): void {

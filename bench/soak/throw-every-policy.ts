@@ -1,6 +1,6 @@
 // throw-every-policy.ts: FIFO whose message callbacks throw on every Nth message (--policy-opt every=N), for the policy-fault soak.
 import { FifoPolicy } from '../../policies/fifo.ts';
-import { numberOption, optionsObject, rejectUnknown } from '../../policies/options.ts';
+import { numberField, readOptions } from '../../policies/options.ts';
 import type { Message } from '../../agent/message.ts';
 import type { Task } from '../../agent/task.ts';
 
@@ -17,9 +17,7 @@ export default class ThrowEveryPolicy extends FifoPolicy {
 
   constructor(options: Record<string, unknown> = {}) {
     super();
-    const o = optionsObject(options);
-    rejectUnknown(o, ['every'], 'throw-every');
-    this.every = numberOption(o, 'every', 1000, (n) => Number.isInteger(n) && n >= 1, 'a positive integer');
+    this.every = readOptions(options, 'throw-every', { every: numberField(1000, (n) => Number.isInteger(n) && n >= 1, 'a positive integer') }).every;
   }
 
   private maybeThrow(where: string): void {
@@ -35,7 +33,6 @@ export default class ThrowEveryPolicy extends FifoPolicy {
   override taskPreempted(t: Task, m: Message) { this.maybeThrow('taskPreempted'); super.taskPreempted(t, m); }
   override taskYield(t: Task, m: Message) { this.maybeThrow('taskYield'); super.taskYield(t, m); }
   override taskDead(t: Task, m: Message) { this.maybeThrow('taskDead'); super.taskDead(t, m); }
-  override taskDeparted(t: Task, m: Message) { this.maybeThrow('taskDeparted'); super.taskDeparted(t, m); }
 
   override stats(): Record<string, number> {
     return { messagesSeen: this.seen, thrown: this.thrown };
