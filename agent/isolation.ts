@@ -127,7 +127,7 @@ function alive(r: IsolationRecord, deadPid?: number): boolean {
 export function cpusetUnavailable(): string | undefined {
   if (!fs.existsSync(cg('cpuset.cpus'))) {
     return fs.existsSync('/sys/fs/cgroup/cgroup.controllers')
-      ? 'only cgroup v2 is mounted; isolation needs the v1 cpuset hierarchy (see README: what the shim cannot enforce)'
+      ? 'only cgroup v2 is mounted; isolation needs the v1 cpuset hierarchy (see docs/limits.md)'
       : `no cpuset cgroup at ${CPUSET_ROOT}`;
   }
   try {
