@@ -175,6 +175,13 @@ Napi::Value AgentReleaseSlot(const Napi::CallbackInfo &info) {
   return info.Env().Undefined();
 }
 
+Napi::Value AgentEvict(const Napi::CallbackInfo &info) {
+  Need(info, 2, "agentEvict");
+  int rc = syr_agent_evict(Handle<syr_agent>(info, 0, "agent"), U32(info, 1, "slot"));
+  if (rc) throw MakeError(info.Env(), rc);
+  return info.Env().Undefined();
+}
+
 Napi::Value AgentHeartbeat(const Napi::CallbackInfo &info) {
   Need(info, 2, "agentHeartbeat");
   bool handover = syr_agent_heartbeat(Handle<syr_agent>(info, 0, "agent"), (uint64_t)info[1].As<Napi::Number>().DoubleValue());
@@ -240,6 +247,8 @@ Napi::Value AgentCounters(const Napi::CallbackInfo &info) {
   o.Set("sleeps", (double)c.sleeps);
   o.Set("sleepNs", (double)c.sleep_ns);
   o.Set("sleepWakeups", (double)c.sleep_wakeups);
+  o.Set("evicted", (double)c.evicted);
+  o.Set("evictedMsgs", (double)c.evicted_msgs);
   return o;
 }
 
@@ -342,6 +351,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("agentCommit", Napi::Function::New(env, AgentCommit));
   exports.Set("agentRequestPark", Napi::Function::New(env, AgentRequestPark));
   exports.Set("agentReleaseSlot", Napi::Function::New(env, AgentReleaseSlot));
+  exports.Set("agentEvict", Napi::Function::New(env, AgentEvict));
   exports.Set("agentHeartbeat", Napi::Function::New(env, AgentHeartbeat));
   exports.Set("agentRegion", Napi::Function::New(env, AgentRegion));
   exports.Set("agentCounters", Napi::Function::New(env, AgentCounters));

@@ -373,10 +373,28 @@ export class Agent implements ScheduleContext {
         this.stats.redelivered++;
       } else if (++r.tries >= REDELIVER_TRIES) {
         this.redeliver.delete(task);
-        this.stats.policyDropped++;
-        this.log?.error({ slot: task.slot, tid: task.tid, type: MSG_TYPE_NAMES[r.msg.type] }, `policy threw ${REDELIVER_TRIES} times on this task's message; it waits unplaced until its next message or an --upgrade`);
+        this.handToLinux(task, r.msg);
       }
     }
+  }
+
+  /**
+   * The policy threw REDELIVER_TRIES times on a message that made the task
+   * runnable, so it never queued the task and never will: left alone, the
+   * thread would wait parked for a placement that does not come. It goes back
+   * to Linux instead (the shim detaches that one thread), and the policy is
+   * told it departed, so whatever half state the throwing calls left is dropped.
+   */
+  private handToLinux(task: Task, m: Message): void {
+    this.stats.handedToLinux++;
+    this.unplacedRunning.delete(task);
+    this.vacate(task);
+    this.tasks.delete(task.slot);
+    this.channel.evict(task);
+    this.opts.onTaskState?.(task, SchedState.IDLE);
+    this.opts.onTaskLeave?.(task, true);
+    this.guard('taskDeparted', () => this.policy.taskDeparted(task, { ...m, type: MsgType.TASK_DEPARTED, src: MsgSrc.SHIM }));
+    this.log?.error({ slot: task.slot, tid: task.tid, type: MSG_TYPE_NAMES[m.type] }, `policy threw ${REDELIVER_TRIES} times on this task's message; the thread is handed back to Linux`);
   }
 
   /** The task no longer holds its cpu (or waits latched on it); a latched successor now holds it. */

@@ -29,6 +29,13 @@ export interface Channel {
   switchInNs(task: Task): number;
   /** The policy has seen the task's TASK_DEAD/TASK_DEPARTED: its slot can be reused. */
   releaseTask(task: Task): void;
+  /**
+   * Hand one task back to Linux while the enclave lives on: its thread stops
+   * waiting for placements and runs under CFS with its own affinity, as on
+   * agent loss. Nothing of it reaches the agent again; its slot is freed when
+   * the thread unregisters or exits.
+   */
+  evict(task: Task): void;
   /** Publish liveness to clients. Returns true when a new agent asked to take the enclave over (live upgrade). */
   heartbeat(nowNs: number): boolean | void;
   /** An iteration found nothing to do: give the agent's cpu to whoever else wants it (sched_yield). */

@@ -22,6 +22,8 @@ export class FakeChannel implements Channel {
   readonly commits: FakeCommit[] = [];
   readonly parks: { slot: number; kind: ParkKind; atNs: number }[] = [];
   readonly released: number[] = [];
+  /** Slots handed back to Linux (evict), in order. */
+  readonly evicted: number[] = [];
   /** Return a result to force for a txn, or undefined to validate normally. */
   override?: (txn: Txn) => TxnResult | undefined;
   private readonly queue: Message[] = [];
@@ -130,6 +132,11 @@ export class FakeChannel implements Channel {
 
   releaseTask(task: Task): void {
     this.released.push(task.slot);
+  }
+
+  evict(task: Task): void {
+    this.evicted.push(task.slot);
+    this.alive.delete(task.slot);
   }
 
   heartbeat(): void {}

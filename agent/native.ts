@@ -65,6 +65,7 @@ export interface NativeShim {
   agentCommit(a: AgentHandle, txns: Int32Array, n: number): void;
   agentRequestPark(a: AgentHandle, slot: number, kind: number): number;
   agentReleaseSlot(a: AgentHandle, slot: number): void;
+  agentEvict(a: AgentHandle, slot: number): void;
   agentHeartbeat(a: AgentHandle, nowNs: number): boolean;
   agentHandover(a: AgentHandle): void;
   agentRegion(a: AgentHandle): Views;

@@ -105,6 +105,10 @@ export class ShimChannel implements Channel {
     native.agentReleaseSlot(this.handle, task.slot);
   }
 
+  evict(task: Task): void {
+    native.agentEvict(this.handle, task.slot);
+  }
+
   heartbeat(nowNs: number): boolean {
     return native.agentHeartbeat(this.handle, nowNs);
   }

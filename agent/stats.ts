@@ -16,7 +16,8 @@ export class AgentStats {
   policyErrors = 0;
   /** 'continue' mode: thrown-on messages that a later try delivered, and those given up on. */
   redelivered = 0;
-  policyDropped = 0;
+  /** Tasks handed back to Linux after the policy kept throwing on them ('continue' mode). */
+  handedToLinux = 0;
   /** Loop iterations that started more than STALL_NS after the previous one, their summed and longest gap. */
   stalls = 0;
   stalledNs = 0;
@@ -67,7 +68,7 @@ export class AgentStats {
       silentParks: this.silentParks,
       policyErrors: this.policyErrors,
       redelivered: this.redelivered,
-      policyDropped: this.policyDropped,
+      handedToLinux: this.handedToLinux,
       iterations: this.iterations,
       stalls: this.stalls,
       stalledMs: Math.round(this.stalledNs / 1e4) / 100,

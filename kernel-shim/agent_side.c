@@ -55,6 +55,7 @@ struct syr_agent {
 	int ncpus;
 	uint32_t expect[SYR_MAX_TASKS];
 	uint8_t gone[SYR_MAX_TASKS]; /* TASK_DEAD/DEPARTED delivered: later messages are trailing noise */
+	uint8_t evicted[SYR_MAX_TASKS]; /* handed back to Linux while the enclave lives (syr_agent_evict) */
 	struct syr_held held[SYR_HELD_MAX];
 	int nheld;
 	struct syr_msg *stage;
@@ -153,11 +154,20 @@ static void deliver(struct syr_agent *a, const struct syr_msg *m)
 		a->cnt.late_msgs++;
 		return;
 	}
-	if (m->type == SYR_MSG_TASK_DEAD || m->type == SYR_MSG_TASK_DEPARTED)
+	bool gone = m->type == SYR_MSG_TASK_DEAD || m->type == SYR_MSG_TASK_DEPARTED;
+	if (gone)
 		a->gone[m->slot] = 1;
 	apply(a, m);
-	stage_push(a, m);
 	a->expect[m->slot] = m->seq + 1;
+	if (a->evicted[m->slot]) {
+		/* Handed back to Linux: the shim still keeps its books (the thread's exit or
+		 * unregister is what frees the slot), but the agent loop has forgotten the task. */
+		a->cnt.evicted_msgs++;
+		if (gone)
+			syr_agent_release_slot(a, m->slot);
+		return;
+	}
+	stage_push(a, m);
 }
 
 /* Deliver held messages of slot that are now in order. */
@@ -572,7 +582,36 @@ void syr_agent_release_slot(struct syr_agent *a, uint32_t slot)
 			a->held[i--] = a->held[--a->nheld];
 	a->expect[slot] = 0;
 	a->gone[slot] = 0;
+	a->evicted[slot] = 0;
 	__atomic_store_n(&t->state, SYR_SLOT_FREE, __ATOMIC_SEQ_CST);
+}
+
+/*
+ * One thread back to Linux while the enclave lives on (the agent loop gives a
+ * task up when its policy keeps throwing on it). Its run word goes DETACHED,
+ * exactly what agent loss does to every thread, so the client side already
+ * knows what to do: a parked thread wakes, gets its own affinity back and
+ * from then on park()/wake() are a plain futex handshake. DETACHED is also
+ * what a later agent (--upgrade) reads to leave it alone.
+ */
+int syr_agent_evict(struct syr_agent *a, uint32_t slot)
+{
+	if (slot >= a->o.max_tasks)
+		return -EINVAL;
+	struct syr_region *r = a->m.r;
+	struct syr_task *t = &r->tasks[slot];
+	a->evicted[slot] = 1;
+	a->cnt.evicted++;
+	/* No park request may outlive the task's place in the enclave; nor a cpu or latch. */
+	__atomic_store_n(&t->preempt, 0, __ATOMIC_SEQ_CST);
+	syr_vacate(r, slot, t->cpu);
+	t->cpu = -1;
+	uint32_t old = __atomic_load_n(&t->run, __ATOMIC_SEQ_CST), nw;
+	do {
+		nw = (old & ~SYR_RUN_STATE_MASK) | SYR_RUN_DETACHED;
+	} while (!__atomic_compare_exchange_n(&t->run, &old, nw, false, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST));
+	syr_futex_wake(&t->run, 1);
+	return 0;
 }
 
 bool syr_agent_heartbeat(struct syr_agent *a, uint64_t now)
@@ -856,6 +895,11 @@ static void rediscover(struct syr_agent *a)
 		}
 		if (st != SYR_SLOT_ACTIVE)
 			continue;
+		if (syr_run_state(__atomic_load_n(&t->run, __ATOMIC_SEQ_CST)) == SYR_RUN_DETACHED) {
+			/* The old agent handed it back to Linux: it stays there. */
+			a->evicted[s] = 1;
+			continue;
+		}
 		struct syr_kstat *ks = &a->m.ks[s];
 		syr_lock(&t->lock);
 		synth(a, s, SYR_MSG_TASK_NEW, SYR_SRC_SHIM, t->pid);

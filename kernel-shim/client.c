@@ -336,6 +336,10 @@ static uint32_t wait_placed(struct syr_client *c, int slot)
 		syr_futex_wait(&t->run, run);
 	}
 	__atomic_and_fetch(&ks->flags, ~(uint32_t)SYR_KF_PARKING, __ATOMIC_SEQ_CST);
+	/* DETACHED with the enclave alive: the agent handed this one thread back to
+	 * Linux (syr_agent_evict); it gets its own affinity back, as on agent loss. */
+	if (st == SYR_RUN_DETACHED)
+		restore_affinity(c, slot);
 	return st;
 }
 

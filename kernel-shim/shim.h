@@ -116,6 +116,7 @@ struct syr_agent_counters {
 	uint64_t upgrade_gap_ns, rediscovered;
 	uint64_t cring_reclaimed, coop_preempts;
 	uint64_t sleeps, sleep_ns, sleep_wakeups; /* idle waits, time in them, and those a client post ended */
+	uint64_t evicted, evicted_msgs; /* tasks handed back to Linux, and their messages kept from the loop since */
 };
 int syr_agent_open(const struct syr_agent_opts *o, struct syr_agent **out, char *errbuf, size_t errlen);
 /* Ordered messages into out (capacity cap). Returns count (>=0). */
@@ -123,6 +124,8 @@ int syr_agent_drain(struct syr_agent *a, struct syr_msg *out, int cap);
 void syr_agent_commit(struct syr_agent *a, struct syr_txn_req *txns, int n);
 int syr_agent_request_park(struct syr_agent *a, uint32_t slot, uint32_t kind);
 void syr_agent_release_slot(struct syr_agent *a, uint32_t slot);
+/* Hand one task back to Linux while the enclave lives on; its slot is freed when it unregisters or dies. */
+int syr_agent_evict(struct syr_agent *a, uint32_t slot);
 /*
  * Idle wait: block until a client posts or max_ns passes (cut short for the
  * shim's own timers). Returns the ns spent blocked, 0 if it did not block.

@@ -1,5 +1,11 @@
 // agent-failure.test.ts: an agent that dies (SIGKILL) or whose policy throws never strands registered threads.
 import t from 'tap';
+import { MsgType } from '../agent/abi.ts';
+import { Agent } from '../agent/agent.ts';
+import { FakeChannel } from '../agent/fake-channel.ts';
+import type { Message } from '../agent/message.ts';
+import type { Task } from '../agent/task.ts';
+import { FifoPolicy } from '../policies/fifo.ts';
 import { enclaveName, nextMessage, sleep, startAgent, startWorker, waitFor } from './helpers/live.ts';
 
 /*
@@ -87,7 +93,7 @@ t.test('policyErrors=continue: the agent logs the throw and keeps scheduling', a
   t.equal(stopped.totals.redelivered, 1, 'and one message delivered again after it');
 });
 
-t.test('policyErrors=continue: a policy that keeps throwing on a task gives it up after 3 tries, and only that task', async (t) => {
+t.test('policyErrors=continue: a policy that keeps throwing on a task hands it back to Linux after 3 tries, and only that task', async (t) => {
   const name = enclaveName('cont3');
   const agent = await startAgent([
     '--enclave', 'cpus=0', '--agent-cpu', '1', '--name', name, '--stats-interval', '0',
@@ -98,16 +104,46 @@ t.test('policyErrors=continue: a policy that keeps throwing on a task gives it u
   await Promise.all(first.done);
   const victim = startBusy(name, 1, 20);
   await victim.registering[0];
-  const gaveUp = await waitFor(() => /policy threw 3 times on this task's message/.test(agent.out.join('\n')), 20000);
-  t.ok(gaveUp, 'the agent logged that it gave the task up');
+  const gaveUp = await waitFor(() => /policy threw 3 times on this task's message; the thread is handed back to Linux/.test(agent.out.join('\n')), 20000);
+  t.ok(gaveUp, 'the agent logged that it handed the task back to Linux');
+  const r = await Promise.race([victim.done[0], sleep(10_000).then(() => null)]);
+  t.ok(r, 'the given-up thread completes its work while the agent lives, under Linux');
   const others = startBusy(name, 2, 20);
-  await Promise.all(others.done);
-  t.pass('later threads are still scheduled');
-  const r = await Promise.race([victim.done[0], sleep(300).then(() => null)]);
-  t.equal(r, null, 'the given-up thread waits unplaced while the agent lives');
+  const later = await Promise.all(others.done);
+  t.ok(later.every((x) => x.scheduled && x.cpu === 0), 'later threads are still scheduled, on the enclave cpu');
   await agent.stop();
-  t.ok(await victim.done[0], 'and completes once the agent stops (threads go back to Linux)');
-  const stopped = JSON.parse(agent.out.find((l) => l.includes('"agent stopped"'))!) as { totals: { policyErrors: number; policyDropped: number } };
+  const stopped = JSON.parse(agent.out.find((l) => l.includes('"agent stopped"'))!) as { totals: { policyErrors: number; handedToLinux: number } };
   t.equal(stopped.totals.policyErrors, 3, 'three exceptions: the first delivery and two retries');
-  t.equal(stopped.totals.policyDropped, 1);
+  t.equal(stopped.totals.handedToLinux, 1, 'one task handed back, and counted');
+});
+
+t.test('policyErrors=continue, fake channel: the task the policy keeps throwing on is evicted to Linux and the policy told it departed', async (t) => {
+  class ThrowsOnWakeup extends FifoPolicy {
+    departed: number[] = [];
+    override taskRunnable(task: Task, _msg: Message): void {
+      if (task.slot === 2) throw new Error('no wakeups for slot 2');
+      super.taskRunnable(task, _msg);
+    }
+    override taskDeparted(task: Task, msg: Message): void {
+      this.departed.push(task.slot);
+      super.taskDeparted(task, msg);
+    }
+  }
+  const ch = new FakeChannel([0]);
+  const policy = new ThrowsOnWakeup();
+  const agent = new Agent(ch, policy, { name: 'x', statsIntervalMs: 0, yieldEveryMs: 1, policyErrors: 'continue' });
+  for (const slot of [1, 2]) ch.post(MsgType.TASK_NEW, slot);
+  agent.step();
+  ch.post(MsgType.TASK_BLOCKED, 2);
+  ch.post(MsgType.TASK_WAKEUP, 2);
+  agent.step(); // the delivery throws
+  agent.step(); // and the first retry
+  t.same(ch.evicted, [], 'not before the third try');
+  agent.step(); // the second retry throws too
+  t.same(ch.evicted, [2], 'then slot 2 goes back to Linux');
+  t.equal(agent.stats.policyErrors, 3);
+  t.same(policy.departed, [2], 'and the policy forgets it');
+  t.equal(agent.stats.handedToLinux, 1);
+  t.notOk(agent.tasks.has(2), 'the agent forgets it too');
+  t.ok(agent.tasks.has(1), 'the other task is untouched');
 });
