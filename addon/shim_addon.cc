@@ -287,10 +287,10 @@ Napi::Value ClientRegion(const Napi::CallbackInfo &info) {
 Napi::Value ClientRegister(const Napi::CallbackInfo &info) {
   Need(info, 4, "clientRegister");
   syr_client *c = Handle<syr_client>(info, 0, "client");
-  uint32_t slot = 0;
-  int rc = syr_client_register(c, U32(info, 1, "qos"), U32(info, 2, "group"), U32(info, 3, "userData"), &slot);
+  uint32_t handle = 0;
+  int rc = syr_client_register(c, U32(info, 1, "qos"), U32(info, 2, "group"), U32(info, 3, "userData"), &handle);
   if (rc) throw MakeError(info.Env(), rc);
-  return Napi::Number::New(info.Env(), slot);
+  return Napi::Number::New(info.Env(), handle);
 }
 
 #define CLIENT_CALL(Fn, call)                                        \
@@ -310,7 +310,7 @@ CLIENT_CALL(ClientCheckpoint, syr_client_checkpoint(c))
 Napi::Value ClientWake(const Napi::CallbackInfo &info) {
   Need(info, 2, "clientWake");
   syr_client *c = Handle<syr_client>(info, 0, "client");
-  int rc = syr_client_wake(c, U32(info, 1, "slot"));
+  int rc = syr_client_wake(c, U32(info, 1, "handle"));
   if (rc < 0) throw MakeError(info.Env(), rc);
   return info.Env().Undefined();
 }

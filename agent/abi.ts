@@ -1,11 +1,14 @@
 // abi.ts: TypeScript mirror of kernel-shim/syrup_abi.h (checked field by field by test/abi.test.ts).
 
-export const ABI_VERSION = 3;
+export const ABI_VERSION = 4;
 export const MAGIC = 0x50525953;
 export const MAX_TASKS = 4096;
 export const MAX_CPUS = 256;
 export const CRING_SLOTS = 4096;
 export const NAME_MAX = 48;
+/** SYR_HANDLE_SLOT_BITS / SYR_HANDLE_GEN_MASK: a task handle is slot | reg_gen << 12 (see client/index.ts). */
+export const HANDLE_SLOT_BITS = 12;
+export const HANDLE_GEN_MASK = 0x7ffff;
 /** SYR_ISOLATION_CGROUP: the cpuset cgroup that holds every movable thread outside the enclaves (isolation.ts). */
 export const ISOLATION_CGROUP = 'syrup.rest';
 
@@ -116,7 +119,7 @@ export const TASK: StructLayout = {
   size: 128,
   fields: {
     tid: 0, pid: 4, state: 8, run: 12, wstate: 16, lock: 20, cpu: 24, preempt: 28,
-    qos: 32, group: 36, aff_cpu: 40, flags: 44, hint: 48, deadline_ns: 56, commit_ns: 64, user_data: 72, latch_gen: 80,
+    qos: 32, group: 36, aff_cpu: 40, flags: 44, hint: 48, deadline_ns: 56, commit_ns: 64, user_data: 72, latch_gen: 80, reg_gen: 84,
   },
 };
 

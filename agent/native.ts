@@ -76,7 +76,7 @@ export interface NativeShim {
   clientRegister(c: ClientHandle, qos: number, group: number, userData: number): number;
   clientPark(c: ClientHandle): number;
   clientYield(c: ClientHandle): number;
-  clientWake(c: ClientHandle, slot: number): void;
+  clientWake(c: ClientHandle, handle: number): void;
   clientUnregister(c: ClientHandle): number;
   clientCheckpoint(c: ClientHandle): number;
   clientDetached(c: ClientHandle): boolean;

@@ -1,5 +1,5 @@
 // shim-channel.ts: the real Channel: messages, commits and status words through the kernel shim.
-import { CPU, KFlag, KSTAT, MSG, PreemptKind, REGION, TASK, TXN_REQ, TxnFlag } from './abi.ts';
+import { CPU, HANDLE_SLOT_BITS, KFlag, KSTAT, MSG, PreemptKind, REGION, TASK, TXN_REQ, TxnFlag } from './abi.ts';
 import type { Channel, ParkKind } from './channel.ts';
 import type { Message } from './message.ts';
 import { native, type AgentHandle } from './native.ts';
@@ -99,6 +99,11 @@ export class ShimChannel implements Channel {
 
   switchInNs(task: Task): number {
     return u64(this.kstat, task.slot * KSTAT.size + KSTAT.fields.switch_ns);
+  }
+
+  /** The task handle of the slot's current registration (a service passes handles; the agent side knows slots). */
+  handleOf(slot: number): number {
+    return (this.region[(REGION.fields.tasks + slot * TASK.size + TASK.fields.reg_gen) / U32] << HANDLE_SLOT_BITS) | slot;
   }
 
   releaseTask(task: Task): void {

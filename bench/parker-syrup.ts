@@ -6,7 +6,7 @@
  */
 import { attach, type Enclave, type SyrupTask } from '../client/index.ts';
 import type { Waker, WorkerParker } from './parker.ts';
-import { W_TASK_SLOT, WORD_STRIDE } from './protocol.ts';
+import { W_TASK_HANDLE, WORD_STRIDE } from './protocol.ts';
 
 export class SyrupParker implements WorkerParker {
   private constructor(private readonly task: SyrupTask) {}
@@ -14,7 +14,7 @@ export class SyrupParker implements WorkerParker {
   /** Registers the calling thread in the enclave (blocks until first placement) and publishes its slot. */
   static create(enclaveName: string, words: Int32Array, index: number): SyrupParker {
     const task = attach(enclaveName).register({});
-    Atomics.store(words, index * WORD_STRIDE + W_TASK_SLOT, task.slot);
+    Atomics.store(words, index * WORD_STRIDE + W_TASK_HANDLE, task.handle);
     return new SyrupParker(task);
   }
 
@@ -28,7 +28,7 @@ export class SyrupParker implements WorkerParker {
 
   /** The task's commit_ns, stamped by the agent's shim when it committed the placement (or latched the hand-over). */
   placedAtUs(): number {
-    return this.task.enclave.lastCommitNs(this.task.slot) / 1e3;
+    return this.task.enclave.lastCommitNs(this.task.handle) / 1e3;
   }
 
   close(): void {
@@ -48,9 +48,9 @@ export class SyrupWaker implements Waker {
 
   /** The hint first: the agent reads it when it handles the wakeup (SJF orders by it). A wake before the park makes the park return at once. */
   wake(index: number, hintNs: number): void {
-    const slot = Atomics.load(this.words, index * WORD_STRIDE + W_TASK_SLOT);
-    this.enclave.setHint(slot, hintNs);
-    this.enclave.wake(slot);
+    const handle = Atomics.load(this.words, index * WORD_STRIDE + W_TASK_HANDLE);
+    this.enclave.setHint(handle, hintNs);
+    this.enclave.wake(handle);
   }
 
   close(): void {}

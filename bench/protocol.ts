@@ -76,8 +76,8 @@ export const W_STATE = 0;
 export const W_GO = 1;
 /** The worker thread's Linux tid. */
 export const W_TID = 2;
-/** Syrup task slot (from register()). */
-export const W_TASK_SLOT = 3;
+/** Syrup task handle (task.handle from register()): what the dispatcher wakes and hints. */
+export const W_TASK_HANDLE = 3;
 
 export const ST_IDLE = 0;
 export const ST_ASSIGNED = 1;

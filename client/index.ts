@@ -1,5 +1,5 @@
 // index.ts: the client library a service uses to put its threads under an enclave's policy.
-import { KFlag, KSTAT, REGION, TASK } from '../agent/abi.ts';
+import { HANDLE_GEN_MASK, HANDLE_SLOT_BITS, KFlag, KSTAT, MAX_TASKS, REGION, SlotState, TASK } from '../agent/abi.ts';
 import { native, type ClientHandle } from '../agent/native.ts';
 
 const U32 = 4;
@@ -31,21 +31,43 @@ function checkNs(field: string, v: unknown): number {
   return Math.floor(v);
 }
 
+/*
+ * Task handles. A handle names one registration: slot | generation << 12,
+ * where the generation is the slot's registration count (syr_task.reg_gen).
+ * A service passes handles between its threads to wake and hint each other;
+ * one kept after its thread unregistered is refused (STALE_HANDLE) once the
+ * slot is reused, instead of acting on the thread that got the slot next.
+ */
+const SLOT_MASK = (1 << HANDLE_SLOT_BITS) - 1;
+
+/** The slot a task handle names (no check that it is live). */
+export function handleSlot(handle: number): number {
+  return handle & SLOT_MASK;
+}
+
+function checkHandle(v: unknown): number {
+  const h = checkU32('handle', v);
+  if (h >>> HANDLE_SLOT_BITS === 0 || h >>> HANDLE_SLOT_BITS > HANDLE_GEN_MASK || (h & SLOT_MASK) >= MAX_TASKS) {
+    throw Object.assign(new Error(`handle ${h} is not a task handle (pass task.handle, not task.slot)`), { code: 'BAD_ARGUMENT' });
+  }
+  return h;
+}
+
 /** An enclave as a service sees it: register threads, wake them, set their hints. */
 export class Enclave {
   private readonly words: Uint32Array;
   private readonly kstat: Uint32Array;
 
   /** @internal use attach() */
-  constructor(readonly name: string, private readonly handle: ClientHandle) {
-    const views = native.clientRegion(handle);
+  constructor(readonly name: string, private readonly client: ClientHandle) {
+    const views = native.clientRegion(client);
     this.words = new Uint32Array(views.region);
     this.kstat = new Uint32Array(views.kstat);
   }
 
   /** Cpu time the task has used while registered, as the kernel's switch timestamps account it (ns). */
-  runtimeNs(slot: number): number {
-    const i = (checkU32('slot', slot) * KSTAT.size) / U32;
+  runtimeNs(handle: number): number {
+    const i = (this.liveSlot(handle) * KSTAT.size) / U32;
     const at = (off: number) => this.kstat[i + off / U32] + this.kstat[i + off / U32 + 1] * 4294967296;
     let rt = at(KSTAT.fields.runtime_ns);
     if (this.kstat[i + KSTAT.fields.flags / U32] & KFlag.ONCPU) rt += Math.max(0, native.nowNs() - at(KSTAT.fields.switch_ns));
@@ -62,8 +84,8 @@ export class Enclave {
     const qos = checkU32('qos', opts.qos ?? 0);
     const group = checkU32('group', opts.group ?? 0);
     const executor = opts.executor === undefined ? 0 : checkU32('executor', opts.executor) + 1;
-    const slot = native.clientRegister(this.handle, qos, group, executor);
-    const task = new SyrupTask(this, this.handle, slot, native.gettid());
+    const handle = native.clientRegister(this.client, qos, group, executor);
+    const task = new SyrupTask(this, this.client, handle, native.gettid());
     current = task;
     return task;
   }
@@ -73,44 +95,50 @@ export class Enclave {
    * its next park() returns at once. Set its hints first: the agent reads
    * them when it handles the wakeup.
    */
-  wake(slot: number): void {
-    native.clientWake(this.handle, checkU32('slot', slot));
+  wake(handle: number): void {
+    // The generation is checked in the shim, under the task's lock.
+    native.clientWake(this.client, checkHandle(handle));
   }
 
   /** Expected runtime of the task's next request (SJF), in ns. */
-  setHint(slot: number, ns: number): void {
-    this.writeU64(slot, TASK.fields.hint, checkNs('hint', ns));
+  setHint(handle: number, ns: number): void {
+    const v = checkNs('hint', ns);
+    this.writeU64(handle, TASK.fields.hint, v);
   }
 
   /** Absolute CLOCK_MONOTONIC deadline of the task's next request (EDF), in ns. */
-  setDeadline(slot: number, absNs: number): void {
-    this.writeU64(slot, TASK.fields.deadline_ns, checkNs('deadline', absNs));
+  setDeadline(handle: number, absNs: number): void {
+    const v = checkNs('deadline', absNs);
+    this.writeU64(handle, TASK.fields.deadline_ns, v);
   }
 
   /**
    * Tag the task with the network executor it serves (e.g. its SO_REUSEPORT socket index), so an
    * agent run with --publish-map can publish its scheduling state for a network policy to read.
    */
-  setExecutor(slot: number, executor: number): void {
-    this.writeU64(slot, TASK.fields.user_data, checkU32('executor', executor) + 1);
+  setExecutor(handle: number, executor: number): void {
+    const v = checkU32('executor', executor) + 1;
+    this.writeU64(handle, TASK.fields.user_data, v);
   }
 
-  setQos(slot: number, qos: number): void {
-    this.words[this.index(slot, TASK.fields.qos)] = checkU32('qos', qos);
+  setQos(handle: number, qos: number): void {
+    const v = checkU32('qos', qos);
+    this.words[this.index(this.liveSlot(handle), TASK.fields.qos)] = v;
   }
 
-  setGroup(slot: number, group: number): void {
-    this.words[this.index(slot, TASK.fields.group)] = checkU32('group', group);
+  setGroup(handle: number, group: number): void {
+    const v = checkU32('group', group);
+    this.words[this.index(this.liveSlot(handle), TASK.fields.group)] = v;
   }
 
   /** True once the agent is gone: threads run under Linux and park()/wake() are a plain handshake. */
   get detached(): boolean {
-    return native.clientDetached(this.handle);
+    return native.clientDetached(this.client);
   }
 
   /** When the agent committed the task's latest placement (CLOCK_MONOTONIC ns): for measuring commit-to-running. */
-  lastCommitNs(slot: number): number {
-    const i = this.index(slot, TASK.fields.commit_ns);
+  lastCommitNs(handle: number): number {
+    const i = this.index(this.liveSlot(handle), TASK.fields.commit_ns);
     return this.words[i] + this.words[i + 1] * 4294967296;
   }
 
@@ -119,13 +147,31 @@ export class Enclave {
     return this.words[this.index(slot, TASK.fields.preempt)];
   }
 
+  /**
+   * The slot of a handle whose registration is live: NOT_REGISTERED when the
+   * slot is not in use, STALE_HANDLE when it is, by a later registration.
+   * Checked before the write, not atomically with it: a hint that lands just
+   * as its thread unregisters is reset by the next registration of the slot.
+   */
+  private liveSlot(handle: number): number {
+    const h = checkHandle(handle);
+    const slot = h & SLOT_MASK;
+    const base = (REGION.fields.tasks + slot * TASK.size) / U32;
+    if (Atomics.load(this.words, base + TASK.fields.state / U32) !== SlotState.ACTIVE) {
+      throw Object.assign(new Error(`task handle ${h}: slot ${slot} has no registered thread`), { code: 'NOT_REGISTERED' });
+    }
+    if (Atomics.load(this.words, base + TASK.fields.reg_gen / U32) !== h >>> HANDLE_SLOT_BITS) {
+      throw Object.assign(new Error(`task handle ${h}: that registration has ended and slot ${slot} is another thread's now`), { code: 'STALE_HANDLE' });
+    }
+    return slot;
+  }
+
   private index(slot: number, field: number): number {
-    checkU32('slot', slot);
     return (REGION.fields.tasks + slot * TASK.size + field) / U32;
   }
 
-  private writeU64(slot: number, field: number, v: number): void {
-    const i = this.index(slot, field);
+  private writeU64(handle: number, field: number, v: number): void {
+    const i = this.index(this.liveSlot(handle), field);
     this.words[i] = v % 4294967296;
     this.words[i + 1] = Math.floor(v / 4294967296);
   }
@@ -143,23 +189,29 @@ let current: SyrupTask | undefined;
 /** A registered thread. Its methods must be called from that thread. */
 export class SyrupTask {
   /** @internal use Enclave.register() */
+  /** The slot in the enclave (what the agent's messages and the policy's Task name it by). */
+  readonly slot: number;
+
   constructor(
     readonly enclave: Enclave,
-    private readonly handle: ClientHandle,
-    readonly slot: number,
+    private readonly client: ClientHandle,
+    /** Names this registration: what other threads pass to Enclave.wake() and the hint setters. */
+    readonly handle: number,
     readonly tid: number,
-  ) {}
+  ) {
+    this.slot = handleSlot(handle);
+  }
 
   /** Block until another thread wakes this one and the policy places it (TASK_BLOCKED). */
   park(): void {
     this.mine();
-    native.clientPark(this.handle);
+    native.clientPark(this.client);
   }
 
   /** Give up the cpu but stay runnable (TASK_YIELD); returns when placed again. */
   yield(): void {
     this.mine();
-    native.clientYield(this.handle);
+    native.clientYield(this.client);
   }
 
   /**
@@ -185,39 +237,39 @@ export class SyrupTask {
   checkpoint(): boolean {
     if (this.enclave.preemptWord(this.slot) === 0) return false;
     this.mine();
-    return native.clientCheckpoint(this.handle) === 1;
+    return native.clientCheckpoint(this.client) === 1;
   }
 
   setHint(ns: number): void {
-    this.enclave.setHint(this.slot, ns);
+    this.enclave.setHint(this.handle, ns);
   }
 
   setDeadline(absNs: number): void {
-    this.enclave.setDeadline(this.slot, absNs);
+    this.enclave.setDeadline(this.handle, absNs);
   }
 
   setQos(qos: number): void {
-    this.enclave.setQos(this.slot, qos);
+    this.enclave.setQos(this.handle, qos);
   }
 
   /** See Enclave.setExecutor. */
   setExecutor(executor: number): void {
-    this.enclave.setExecutor(this.slot, executor);
+    this.enclave.setExecutor(this.handle, executor);
   }
 
   setGroup(group: number): void {
-    this.enclave.setGroup(this.slot, group);
+    this.enclave.setGroup(this.handle, group);
   }
 
   /** Cpu time this thread has used while registered (ns). */
   runtimeNs(): number {
-    return this.enclave.runtimeNs(this.slot);
+    return this.enclave.runtimeNs(this.handle);
   }
 
   /** Leave the enclave (TASK_DEPARTED): the thread runs under Linux again with its original affinity. */
   unregister(): void {
     this.mine();
-    native.clientUnregister(this.handle);
+    native.clientUnregister(this.client);
     current = undefined;
   }
 }

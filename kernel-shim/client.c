@@ -39,6 +39,8 @@
  * (up to 5 s) for the new agent instead of detaching.
  */
 
+_Static_assert(SYR_MAX_TASKS <= (1u << SYR_HANDLE_SLOT_BITS), "a handle's slot bits must hold every slot");
+
 #define SYR_WATCHDOG_MS 10
 #define SYR_HANDOVER_WAIT_NS (5ull * 1000 * 1000 * 1000)
 
@@ -359,7 +361,7 @@ static void wait_woken(struct syr_task *t)
 	}
 }
 
-int syr_client_register(struct syr_client *c, uint32_t qos, uint32_t group, uint64_t user_data, uint32_t *slot_out)
+int syr_client_register(struct syr_client *c, uint32_t qos, uint32_t group, uint64_t user_data, uint32_t *handle_out)
 {
 	if (syr_me.c)
 		return SYR_E_REGISTERED;
@@ -403,6 +405,10 @@ int syr_client_register(struct syr_client *c, uint32_t qos, uint32_t group, uint
 	t->deadline_ns = 0;
 	t->user_data = user_data; /* before TASK_NEW: the agent reads it with the message */
 	t->lock = 0;
+	/* A new registration generation, never 0 (a bare slot number is no handle), before the
+	 * slot turns ACTIVE: a waker that sees ACTIVE under the lock sees this generation too. */
+	uint32_t gen = (t->reg_gen + 1) & SYR_HANDLE_GEN_MASK;
+	__atomic_store_n(&t->reg_gen, gen ? gen : 1, __ATOMIC_SEQ_CST);
 	__atomic_store_n(&t->wstate, 0, __ATOMIC_SEQ_CST);
 	/* A new gen, never reset across slot reuse, so no stale park request or start can match. */
 	uint32_t run = __atomic_load_n(&t->run, __ATOMIC_SEQ_CST);
@@ -431,7 +437,7 @@ int syr_client_register(struct syr_client *c, uint32_t qos, uint32_t group, uint
 	if (rc == 0)
 		wait_placed(c, slot);
 	leave_call();
-	*slot_out = (uint32_t)slot;
+	*handle_out = syr_handle((uint32_t)slot, t->reg_gen);
 	return 0;
 }
 
@@ -505,16 +511,35 @@ int syr_client_yield(struct syr_client *c)
 	return 0;
 }
 
-int syr_client_wake(struct syr_client *c, uint32_t slot)
+/* The registration a handle names is the slot's live one: ACTIVE, and of the handle's generation. */
+static int handle_live(struct syr_task *t, uint32_t handle)
 {
-	struct syr_region *r = c->m.r;
-	if (slot >= r->hdr.max_tasks)
-		return -EINVAL;
-	struct syr_task *t = &r->tasks[slot];
 	if (__atomic_load_n(&t->state, __ATOMIC_SEQ_CST) != SYR_SLOT_ACTIVE)
 		return SYR_E_NOTREG;
+	if (__atomic_load_n(&t->reg_gen, __ATOMIC_SEQ_CST) != syr_handle_gen(handle))
+		return SYR_E_STALE;
+	return 0;
+}
+
+int syr_client_wake(struct syr_client *c, uint32_t handle)
+{
+	struct syr_region *r = c->m.r;
+	uint32_t slot = syr_handle_slot(handle);
+	if (slot >= r->hdr.max_tasks || syr_handle_gen(handle) == 0)
+		return -EINVAL;
+	struct syr_task *t = &r->tasks[slot];
+	int rc = handle_live(t, handle);
+	if (rc)
+		return rc;
 	enter_call();
 	syr_lock(&t->lock);
+	/* Again under the lock: the registration may have ended (and the slot been
+	 * reused) between the check above and here. */
+	if ((rc = handle_live(t, handle)) != 0) {
+		syr_unlock(&t->lock);
+		leave_call();
+		return rc;
+	}
 	uint32_t w = __atomic_load_n(&t->wstate, __ATOMIC_SEQ_CST);
 	for (;;) {
 		uint32_t nw = (w & SYR_WF_BLOCKED) ? (w & ~(SYR_WF_BLOCKED | SYR_WF_SLEEPING)) : (w | SYR_WF_PENDING);

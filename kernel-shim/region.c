@@ -29,6 +29,7 @@ const char *syr_strerror(int err)
 	case SYR_E_BPF: return "loading or attaching the BPF programs failed";
 	case SYR_E_NOTOWNER: return "that task slot belongs to another thread";
 	case SYR_E_OVERLAP: return "cpus overlap another live enclave";
+	case SYR_E_STALE: return "the task handle is of a registration that has ended";
 	default: return err < 0 ? strerror(-err) : "ok";
 	}
 }
@@ -47,6 +48,7 @@ const char *syr_errcode(int err)
 	case SYR_E_BPF: return "BPF_FAILED";
 	case SYR_E_NOTOWNER: return "NOT_OWNER";
 	case SYR_E_OVERLAP: return "CPU_OVERLAP";
+	case SYR_E_STALE: return "STALE_HANDLE";
 	case -EPERM: case -EACCES: return "PERMISSION_DENIED";
 	default: return "SYSTEM_ERROR";
 	}

@@ -25,6 +25,7 @@ enum syr_err {
 	SYR_E_BPF = -1008,        /* loading/attaching BPF failed */
 	SYR_E_NOTOWNER = -1009,   /* the slot belongs to another thread */
 	SYR_E_OVERLAP = -1010,    /* cpus overlap another live enclave */
+	SYR_E_STALE = -1011,      /* task handle of a registration that has ended (its slot may be reused) */
 };
 const char *syr_strerror(int err);
 const char *syr_errcode(int err); /* stable string code for JS .code */
@@ -82,13 +83,18 @@ void syr_unlock(uint32_t *l);
 int syr_set_affinity_one(pid_t tid, int cpu);
 
 /* ---- client side (a service's threads) ---- */
+static inline uint32_t syr_handle(uint32_t slot, uint32_t gen) { return (gen << SYR_HANDLE_SLOT_BITS) | slot; }
+static inline uint32_t syr_handle_slot(uint32_t h) { return h & ((1u << SYR_HANDLE_SLOT_BITS) - 1); }
+static inline uint32_t syr_handle_gen(uint32_t h) { return h >> SYR_HANDLE_SLOT_BITS; }
 struct syr_client;
 int syr_client_attach(const char *name, struct syr_client **out);   /* refcounted per process and name */
 struct syr_map *syr_client_map(struct syr_client *c);
-int syr_client_register(struct syr_client *c, uint32_t qos, uint32_t group, uint64_t user_data, uint32_t *slot_out);
+/* Register the calling thread; *handle_out names this registration (syr_handle_slot() gives its slot). */
+int syr_client_register(struct syr_client *c, uint32_t qos, uint32_t group, uint64_t user_data, uint32_t *handle_out);
 int syr_client_park(struct syr_client *c);
 int syr_client_yield(struct syr_client *c);
-int syr_client_wake(struct syr_client *c, uint32_t slot);
+/* Wake the task a handle names; SYR_E_STALE if that registration has ended, even if its slot was reused. */
+int syr_client_wake(struct syr_client *c, uint32_t handle);
 int syr_client_unregister(struct syr_client *c);
 int syr_client_checkpoint(struct syr_client *c); /* 1 if it parked for a preemption */
 bool syr_client_detached(struct syr_client *c);

@@ -21,13 +21,23 @@
 #include <linux/types.h>
 #endif
 
-#define SYR_ABI_VERSION 3
+#define SYR_ABI_VERSION 4
 #define SYR_MAGIC 0x50525953u /* "SYRP" little-endian */
 
 #define SYR_MAX_TASKS 4096
 #define SYR_MAX_CPUS 256
 #define SYR_CRING_SLOTS 4096 /* power of two */
 #define SYR_NAME_MAX 48
+/*
+ * A task handle names one registration, not just a slot: slot in the low
+ * SYR_HANDLE_SLOT_BITS, the slot's registration generation (syr_task.reg_gen,
+ * 1..SYR_HANDLE_GEN_MASK, never 0) above. A handle kept after its thread
+ * unregistered is refused once the slot is reused, instead of waking or
+ * hinting the newcomer. A bare slot number has generation 0 and is never a
+ * valid handle. Handles stay below 2^31, so they fit a signed 32-bit word.
+ */
+#define SYR_HANDLE_SLOT_BITS 12
+#define SYR_HANDLE_GEN_MASK 0x7ffffu
 /*
  * cpuset cgroup (v1, under the cpuset root) that enclave isolation moves every
  * movable thread outside any enclave into. The client reads its thread's
@@ -156,7 +166,7 @@ struct syr_task {
 	__u64 commit_ns;    /* when its latest placement was committed */
 	__u64 user_data;    /* free for the service */
 	__u32 latch_gen;    /* run gen it was parked at when latched: the hand-over starts it only at that gen */
-	__u32 _pad32;
+	__u32 reg_gen;      /* registrations of this slot so far, as task handles carry it (see SYR_HANDLE_SLOT_BITS) */
 	__u64 _pad[5];
 };
 

@@ -70,20 +70,20 @@ t.test('live: a sleeping agent is woken by client posts', async (t) => {
   const shared = new SharedArrayBuffer(512);
   const words = new Int32Array(shared);
   const w = startWorker('loop-worker.ts', { enclave: name, index: 0, shared, workMs: 0.1 });
-  const { slot } = await nextMessage<{ slot: number }>(w, (m: any) => m.kind === 'registered');
+  const { handle } = await nextMessage<{ handle: number }>(w, (m: any) => m.kind === 'registered');
   const done = nextMessage(w, (m: any) => m.kind === 'done');
   const enc = attach(name);
   const N = 20;
   for (let i = 0; i < N; i++) {
     Atomics.add(words, 8, 1);
-    enc.wake(slot);
+    enc.wake(handle);
     await sleep(20); // long enough for the agent to fall asleep in between
   }
   const until = Date.now() + 30_000;
   while (Atomics.load(words, 40) < N && Date.now() < until) await sleep(5);
   t.equal(Atomics.load(words, 40), N, 'every request was served');
   Atomics.store(words, 0, 1);
-  enc.wake(slot);
+  enc.wake(handle);
   await done;
   await agent.stop();
   const stopped = JSON.parse(agent.out.find((l) => l.includes('"agent stopped"'))!) as { shim: { sleeps: number; sleepWakeups: number } };

@@ -49,7 +49,7 @@ t.test('transaction validation, result codes and enforcement', async (t) => {
 
   let unparked = false;
   const did = nextMessage(worker, (m) => m.kind === 'did' && m.op === 'park').then(() => (unparked = true));
-  attach(h.name).wake(slot);
+  attach(h.name).wake(h.handle(slot));
   const woke = await h.until((m) => m.type === MsgType.TASK_WAKEUP && m.slot === slot);
   await sleep(50);
   t.notOk(unparked, 'wake() alone does not run it: it waits for a placement');

@@ -53,7 +53,7 @@ t.test('sched_aware.c steers requests away from the executor whose thread is que
   const start = async (executor: number, role: string) => {
     const w = startWorker('executor-worker.ts', { enclave: name, executor, shared, role });
     const done = nextMessage(w, (m: any) => m.kind === 'done');
-    const registered = nextMessage<{ slot: number }>(w, (m: any) => m.kind === 'registered');
+    const registered = nextMessage<{ slot: number; handle: number }>(w, (m: any) => m.kind === 'registered');
     let ran = false;
     void registered.then(() => (ran = true));
     await nextMessage(w, (m: any) => m.kind === 'registering');
@@ -79,6 +79,6 @@ t.test('sched_aware.c steers requests away from the executor whose thread is que
   t.same(after.map((n, i) => n - before[i]), [10, 10, 10], 'the network decisions are visible to the thread side through the steered map');
   t.equal(after.reduce((a, b) => a + b, 0), sent, 'the steered map counts every request sent');
   Atomics.store(words, 1, 1); // wake every parked thread so it sees the flag
-  for (const w of [idle, blocker, queued]) enc.wake((await w.registered).slot);
+  for (const w of [idle, blocker, queued]) enc.wake((await w.registered).handle);
   await Promise.all([idle.done, blocker.done, queued.done]);
 });

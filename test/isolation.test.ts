@@ -89,7 +89,7 @@ t.test('a registered thread is placed on the enclave cpu and handed back with ev
   const agent = await startAgent(common(name));
   const w = startWorker('park-worker.ts', { enclave: name });
   t.teardown(() => w.terminate());
-  const { tid, slot } = await nextMessage<{ tid: number; slot: number }>(w, (m: any) => m.kind === 'registered');
+  const { tid, handle } = await nextMessage<{ tid: number; handle: number }>(w, (m: any) => m.kind === 'registered');
   t.equal(await allowedCpus(tid), '0', 'placed on the enclave cpu (it was admitted to the enclave cgroup)');
   const enc = attach(name);
   let seen = false;
@@ -97,7 +97,7 @@ t.test('a registered thread is placed on the enclave cpu and handed back with ev
   await agent.stop();
   // Detached, park() is a plain handshake: a wake lets the worker see it.
   while (!seen) {
-    enc.wake(slot);
+    enc.wake(handle);
     await new Promise((r) => setTimeout(r, 20));
   }
   await detached;

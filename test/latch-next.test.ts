@@ -87,13 +87,14 @@ let workers: Newcomer[] = [];
 /* Stop spinners, close the enclave (every thread detaches), wake parked ones, then end the threads. */
 async function release(h: HandEnclave, ws: Newcomer[]): Promise<void> {
   const enc = attach(h.name);
+  const handles = ws.map((w) => h.handle(w.slot)); // read while the region is still mapped
   for (const w of ws) {
     w.stopSpin();
     w.mayPark();
     w.endKernelWait();
   }
   h.close();
-  for (const w of ws) enc.wake(w.slot);
+  for (const hd of handles) enc.wake(hd);
   await Promise.all(ws.map((w) => w.w.terminate()));
   workers = [];
 }

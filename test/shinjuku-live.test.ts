@@ -44,7 +44,7 @@ async function longAndShorts(policy: string, extra: string[], coop = false): Pro
     for (let i = 1; i <= SHORTS; i++) {
       words[32 + i] = 30; // 3 ms each
       const w = startWorker('request-worker.ts', { enclave: name, index: i, shared, mode: 'serve', coop });
-      shorts.push({ w, reg: nextMessage<{ slot: number }>(w, (m: any) => m.kind === 'registered'), done: nextMessage(w, (m: any) => m.kind === 'done') });
+      shorts.push({ w, reg: nextMessage<{ slot: number; handle: number }>(w, (m: any) => m.kind === 'registered'), done: nextMessage(w, (m: any) => m.kind === 'done') });
     }
     const slots = await Promise.all(shorts.map((s) => s.reg));
     await sleep(50); // each has run up to its park()
@@ -58,7 +58,7 @@ async function longAndShorts(policy: string, extra: string[], coop = false): Pro
     await sleep(50);
     const enc = attach(name);
     for (const s of slots) {
-      enc.wake(s.slot);
+      enc.wake(s.handle);
       await sleep(10);
     }
     await Promise.all([longDone, ...shorts.map((s) => s.done)]);

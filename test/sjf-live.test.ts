@@ -17,15 +17,17 @@ t.test('SJF: requests queued at once are placed in order of their hint', async (
   const workers = hintsMs.map((ms, i) => {
     words[32 + i] = ms * 10;
     const w = startWorker('request-worker.ts', { enclave: name, index: i, shared, mode: 'serve' });
-    return { reg: nextMessage<{ slot: number }>(w, (m: any) => m.kind === 'registered'), done: nextMessage(w, (m: any) => m.kind === 'done') };
+    return { reg: nextMessage<{ slot: number; handle: number }>(w, (m: any) => m.kind === 'registered'), done: nextMessage(w, (m: any) => m.kind === 'done') };
   });
-  const slots = (await Promise.all(workers.map((w) => w.reg))).map((m) => m.slot);
+  const regs = await Promise.all(workers.map((w) => w.reg));
+  const slots = regs.map((m) => m.slot);
+  const handles = regs.map((m) => m.handle);
   await sleep(50);
   const woken = agent.out.length; // trace lines from here on are the requests'
   const enc = attach(name);
-  for (let i = 0; i < slots.length; i++) {
-    enc.setHint(slots[i], hintsMs[i] * 1e6);
-    enc.wake(slots[i]);
+  for (let i = 0; i < handles.length; i++) {
+    enc.setHint(handles[i], hintsMs[i] * 1e6);
+    enc.wake(handles[i]);
   }
   await Promise.all(workers.map((w) => w.done));
   await agent.stop(); // every trace line is in once it has exited

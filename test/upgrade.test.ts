@@ -11,7 +11,7 @@ t.test('syrup-agent --upgrade takes over without restarting the service', async 
   const words = new Int32Array(shared);
   const W = 3;
   const workers = Array.from({ length: W }, (_, index) => startWorker('loop-worker.ts', { enclave: name, index, shared, workMs: 0.2 }));
-  const slots = (await Promise.all(workers.map((w) => nextMessage<{ slot: number }>(w, (m: any) => m.kind === 'registered')))).map((m) => m.slot);
+  const handles = (await Promise.all(workers.map((w) => nextMessage<{ handle: number }>(w, (m: any) => m.kind === 'registered')))).map((m) => m.handle);
   const done = workers.map((w) => nextMessage(w, (m: any) => m.kind === 'done'));
   const enc = attach(name);
 
@@ -20,7 +20,7 @@ t.test('syrup-agent --upgrade takes over without restarting the service', async 
     for (let i = 0; i < n; i++) {
       const w = sent++ % W;
       Atomics.add(words, 8 + w, 1);
-      enc.wake(slots[w]);
+      enc.wake(handles[w]);
       if (i % 5 === 4) await sleep(1);
     }
   };
@@ -43,7 +43,7 @@ t.test('syrup-agent --upgrade takes over without restarting the service', async 
   while (served() < sent && Date.now() < end) await sleep(10);
   t.equal(served(), sent, `every request was served (${served()} of ${sent})`);
   Atomics.store(words, 0, 1);
-  for (const s of slots) enc.wake(s);
+  for (const h of handles) enc.wake(h);
   await Promise.all(done);
   t.same([72, 73, 74].map((i) => words[i]), [0, 0, 0], 'no thread fell back to Linux: the enclave never detached');
 });

@@ -16,7 +16,7 @@ while (Atomics.load(quit, 0) === 0) {
   if (mode === 'yield') {
     task.yield();
     // The agent stamped commit_ns when it committed this placement; we are running now.
-    if (n < cap) o[1 + n] = native.nowNs() - enc.lastCommitNs(task.slot);
+    if (n < cap) o[1 + n] = native.nowNs() - enc.lastCommitNs(task.handle);
     n++;
   } else {
     Atomics.wait(nap, 0, 0, 0.2); // 200 us in the kernel: TASK_BLOCKED then TASK_WAKEUP from BPF

@@ -5,8 +5,8 @@
  * while served[i] < sent[i] and parks only when it has caught up. Whichever
  * order the bump, the wake and the park happen in, no request is missed, with
  * an agent, without one (park()/wake() become a futex handshake), and across
- * a re-registration (the worker publishes its new slot before it re-reads
- * sent[i], the dispatcher bumps sent[i] before it reads the slot).
+ * a re-registration (the worker publishes its new handle before it re-reads
+ * sent[i], the dispatcher bumps sent[i] before it reads the handle).
  */
 export const MAX_WORKERS = 64;
 
@@ -17,9 +17,9 @@ export const W = {
   sent: (i: number) => 64 + i,
   /** Requests worker i finished. */
   served: (i: number) => 64 + MAX_WORKERS + i,
-  /** Task slot worker i is registered in now (-1: not registered). */
-  slot: (i: number) => 64 + 2 * MAX_WORKERS + i,
-  /** Pid of the agent whose enclave that slot belongs to. */
+  /** Task handle of worker i's registration now (-1: not registered); its slot is handleSlot() of it. */
+  handle: (i: number) => 64 + 2 * MAX_WORKERS + i,
+  /** Pid of the agent whose enclave that registration belongs to. */
   agent: (i: number) => 64 + 3 * MAX_WORKERS + i,
   /** Registrations of worker i so far (1 at start, +1 per re-registration). */
   regs: (i: number) => 64 + 4 * MAX_WORKERS + i,

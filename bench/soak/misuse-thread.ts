@@ -1,6 +1,6 @@
 // misuse-thread.ts: a thread that calls the client API wrongly on purpose and reports what each call did (threw which code, or not).
 import { parentPort, workerData } from 'node:worker_threads';
-import { REGION, SlotState, TASK } from '../../agent/abi.ts';
+import { HANDLE_SLOT_BITS, REGION, SlotState, TASK } from '../../agent/abi.ts';
 import { native } from '../../agent/native.ts';
 import { attach, Enclave, SyrupTask } from '../../client/index.ts';
 
@@ -40,12 +40,14 @@ attempt('unregister a thread that is not registered', 'NOT_REGISTERED', () => na
 attempt('park a thread that is not registered', 'NOT_REGISTERED', () => native.clientPark(h));
 attempt('yield a thread that is not registered', 'NOT_REGISTERED', () => native.clientYield(h));
 attempt('register with qos -1', 'BAD_ARGUMENT', () => enc.register({ qos: -1 }));
-attempt('wake slot 99999 (out of range)', 'SYSTEM_ERROR', () => enc.wake(99999));
-attempt('wake slot -1', 'BAD_ARGUMENT', () => enc.wake(-1));
-attempt('wake a free slot (4095)', 'NOT_REGISTERED', () => enc.wake(4095));
-attempt('set a negative hint', 'BAD_ARGUMENT', () => enc.setHint(4095, -5));
+const freeHandle = (1 << HANDLE_SLOT_BITS) | 4095;
+attempt('wake a bare slot number (not a task handle)', 'BAD_ARGUMENT', () => enc.wake(otherSlot));
+attempt('wake handle -1', 'BAD_ARGUMENT', () => enc.wake(-1));
+attempt('wake a handle whose slot is free (4095)', 'NOT_REGISTERED', () => enc.wake(freeHandle));
+attempt('set a negative hint', 'BAD_ARGUMENT', () => enc.setHint(freeHandle, -5));
 // Another thread's task, rebuilt here: the library acts on the calling thread's own registration, and this thread has none.
-const foreign = new SyrupTask(enc, h, otherSlot, otherTid);
+const otherHandle = (Atomics.load(words, (REGION.fields.tasks + otherSlot * TASK.size + TASK.fields.reg_gen) / 4) << HANDLE_SLOT_BITS) | otherSlot;
+const foreign = new SyrupTask(enc, h, otherHandle, otherTid);
 attempt("unregister another thread's task (this thread unregistered)", 'NOT_REGISTERED', () => foreign.unregister());
 
 const first = enc.register();
@@ -57,6 +59,8 @@ waitFree(first.slot);
 // A stale handle: unregister() of a registration that already ended, after the thread registered again.
 const second = enc.register();
 attempt('unregister through a stale task handle (previous registration)', 'NOT_OWNER', () => first.unregister());
+attempt('wake through a stale task handle (its slot registered again)', 'STALE_HANDLE', () => enc.wake(first.handle));
+attempt('set a hint through a stale task handle', 'STALE_HANDLE', () => enc.setHint(first.handle, 1000));
 const secondActive = stateOf(second.slot) === SlotState.ACTIVE;
 if (secondActive) second.unregister();
 attempt('unregister twice', 'NOT_REGISTERED', () => second.unregister());

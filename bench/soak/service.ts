@@ -4,7 +4,7 @@ import { Worker } from 'node:worker_threads';
 import { HDR } from '../../agent/abi.ts';
 import { native, type ClientHandle } from '../../agent/native.ts';
 import { onlineCpus } from '../../agent/topology.ts';
-import { Enclave } from '../../client/index.ts';
+import { Enclave, handleSlot } from '../../client/index.ts';
 import { newHistogram, recordUs } from '../histogram.ts';
 import { summarizeLatency } from './latency.ts';
 import { CONTROL_BYTES, T, TIMES_BYTES, W } from './layout.ts';
@@ -55,14 +55,14 @@ function encFor(pid: number): Enclave | undefined {
 
 const wakeErrors: Record<string, number> = {};
 function wakeWorker(w: number): void {
-  // Agent before slot: the worker publishes slot before agent (see layout.ts).
+  // Agent before handle: the worker publishes its handle before agent (see layout.ts).
   const pid = Atomics.load(words, W.agent(w));
   if (pid === 0) return; // not registered yet: it reads its counter once it is
-  const slot = Atomics.load(words, W.slot(w));
+  const handle = Atomics.load(words, W.handle(w));
   const e = encFor(pid);
   if (!e) return;
   try {
-    e.wake(slot);
+    e.wake(handle);
   } catch (err) {
     const code = (err as { code?: string }).code ?? 'ERROR';
     wakeErrors[code] = (wakeErrors[code] ?? 0) + 1;
@@ -75,7 +75,7 @@ const workers: Worker[] = [];
 const workerDone: Promise<void>[] = [];
 const registered: Promise<number>[] = [];
 for (let i = 0; i < N; i++) {
-  Atomics.store(words, W.slot(i), -1);
+  Atomics.store(words, W.handle(i), -1);
   const w = new Worker(BOOT, {
     workerData: { entry: new URL('./worker.ts', import.meta.url).href, enclave: cfg.enclave, index: i, control, times, workMs: cfg.workMs },
   });
@@ -147,12 +147,13 @@ function collect(now: number): void {
 }
 
 function stat(w: number): WorkerStat {
+  const handle = Atomics.load(words, W.handle(w));
   return {
     sent: Atomics.load(words, W.sent(w)),
     served: Atomics.load(words, W.served(w)),
     regs: Atomics.load(words, W.regs(w)),
     detached: Atomics.load(words, W.detached(w)) === 1,
-    slot: Atomics.load(words, W.slot(w)),
+    slot: handle < 0 ? -1 : handleSlot(handle),
     agent: Atomics.load(words, W.agent(w)),
   };
 }

@@ -50,8 +50,8 @@ function tryRegister(): boolean {
   enc = e;
   task = t;
   myAgent = agentPidOf(h);
-  // Slot before agent: a dispatcher that reads the new agent pid also reads the new slot.
-  Atomics.store(words, W.slot(i), t.slot);
+  // Handle before agent: a dispatcher that reads the new agent pid also reads the new handle.
+  Atomics.store(words, W.handle(i), t.handle);
   Atomics.store(words, W.agent(i), myAgent);
   if (Atomics.add(words, W.regs(i), 1) > 0) tm[T.reregistered(i)] = native.nowNs();
   Atomics.store(words, W.detached(i), 0);
@@ -63,7 +63,7 @@ while (!tryRegister()) {
   if (native.nowNs() > boot) throw new Error(`worker ${i}: no agent for enclave '${name}'`);
   Atomics.wait(words, W.stop, 0, 10);
 }
-parentPort!.postMessage({ kind: 'registered', index: i, slot: task!.slot });
+parentPort!.postMessage({ kind: 'registered', index: i, slot: task!.slot, handle: task!.handle });
 
 let x = 0;
 for (;;) {

@@ -39,6 +39,11 @@ export class HandEnclave {
     return undefined;
   }
 
+  /** The task handle of slot's current registration, as the thread's own task.handle is. */
+  handle(slot: number): number {
+    return this.enclave.channel.handleOf(slot);
+  }
+
   /** Keep draining for ms (the drain is also where held-back preemption signals fire). */
   async settle(ms: number): Promise<void> {
     await this.until(() => false, ms).catch(() => undefined);
