@@ -1,11 +1,9 @@
 // task-handles.test.ts: a task handle names one registration: once it ended and its slot was taken again, wake() and the hint setters refuse it (TS and C clients alike).
 import t from 'tap';
-import { execFileSync, spawnSync } from 'node:child_process';
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
+import { spawnSync } from 'node:child_process';
 import { attach, handleSlot } from '../client/index.ts';
-import { ROOT, enclaveName, nextMessage, startAgent, startWorker } from './helpers/live.ts';
+import { buildCFixture } from './helpers/c-fixture.ts';
+import { enclaveName, nextMessage, startAgent, startWorker } from './helpers/live.ts';
 
 // cpus: enclave 0, agent 1.
 const agentArgs = (name: string) => ['--enclave', 'cpus=0', '--agent-cpu', '1', '--name', name, '--stats-interval', '0'];
@@ -34,14 +32,7 @@ t.test('TS client: a stale handle is refused, the current one wakes its thread',
 });
 
 t.test('C client: syr_client_wake refuses a stale handle with SYR_E_STALE', async (t) => {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'syrup-handles-'));
-  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
-  const bin = path.join(dir, 'handle-check');
-  execFileSync(process.env.CC ?? 'clang', [
-    '-O2', '-pthread', '-D_GNU_SOURCE', '-Ikernel-shim', '-Ikernel-shim/build',
-    'test/fixtures/handle-check.c', 'kernel-shim/client.c', 'kernel-shim/region.c', 'kernel-shim/placement.c',
-    '-lbpf', '-lelf', '-lz', '-o', bin,
-  ], { cwd: ROOT, stdio: 'pipe' });
+  const bin = buildCFixture(t, 'handle-check', ['client.c', 'region.c', 'placement.c']);
   const name = enclaveName('chandles');
   const agent = await startAgent(agentArgs(name));
   t.teardown(() => agent.stop());
