@@ -7,6 +7,7 @@ import type { Message } from '../agent/message.ts';
 import type { Task } from '../agent/task.ts';
 import { FifoPolicy } from '../policies/fifo.ts';
 import { enclaveName, nextMessage, sleep, startAgent, startWorker, waitFor } from './helpers/live.ts';
+import { ENCLAVE_ARGS, ENCLAVE_CPU } from './helpers/cpus.ts';
 
 /*
  * n busy workers that register together: each waits at a gate until all have
@@ -35,7 +36,7 @@ t.test('SIGKILL of the agent while threads are parked: every thread completes it
   const name = enclaveName('kill');
   // --no-isolate: this is the client's own contract (hand back the mask the thread had); under
   // isolation that mask is clipped and every cpu is handed back instead (isolation.test.ts).
-  const agent = await startAgent(['--enclave', 'cpus=0', '--agent-cpu', '1', '--name', name, '--stats-interval', '0', '--no-isolate']);
+  const agent = await startAgent([...ENCLAVE_ARGS, '--name', name, '--stats-interval', '0', '--no-isolate']);
   const { done, registering } = startBusy(name, 4, 600);
   await Promise.all(registering);
   await sleep(100); // one thread runs, the others are parked waiting for a placement
@@ -57,7 +58,7 @@ t.test('SIGKILL of the agent while threads are parked: every thread completes it
 t.test('a policy that throws is reported with its stack and hands every thread back', async (t) => {
   const name = enclaveName('throw');
   const agent = await startAgent([
-    '--enclave', 'cpus=0', '--agent-cpu', '1', '--name', name, '--stats-interval', '0',
+    ...ENCLAVE_ARGS, '--name', name, '--stats-interval', '0',
     '--policy', 'test/fixtures/throwing-policy.ts',
   ]);
   const { done } = startBusy(name, 3, 50);
@@ -74,7 +75,7 @@ t.test('a policy that throws is reported with its stack and hands every thread b
 t.test('policyErrors=continue: the agent logs the throw and keeps scheduling', async (t) => {
   const name = enclaveName('cont');
   const agent = await startAgent([
-    '--enclave', 'cpus=0', '--agent-cpu', '1', '--name', name, '--stats-interval', '0',
+    ...ENCLAVE_ARGS, '--name', name, '--stats-interval', '0',
     '--policy', 'test/fixtures/throwing-policy.ts', '--policy-errors', 'continue',
   ]);
   t.teardown(() => agent.stop());
@@ -96,7 +97,7 @@ t.test('policyErrors=continue: the agent logs the throw and keeps scheduling', a
 t.test('policyErrors=continue: a policy that keeps throwing on a task hands it back to Linux after 3 tries, and only that task', async (t) => {
   const name = enclaveName('cont3');
   const agent = await startAgent([
-    '--enclave', 'cpus=0', '--agent-cpu', '1', '--name', name, '--stats-interval', '0',
+    ...ENCLAVE_ARGS, '--name', name, '--stats-interval', '0',
     '--policy', 'test/fixtures/throwing-policy.ts', '--policy-opt', 'throwTimes=1000', '--policy-errors', 'continue',
   ]);
   t.teardown(() => agent.stop());
@@ -110,7 +111,7 @@ t.test('policyErrors=continue: a policy that keeps throwing on a task hands it b
   t.ok(r, 'the given-up thread completes its work while the agent lives, under Linux');
   const others = startBusy(name, 2, 20);
   const later = await Promise.all(others.done);
-  t.ok(later.every((x) => x.scheduled && x.cpu === 0), 'later threads are still scheduled, on the enclave cpu');
+  t.ok(later.every((x) => x.scheduled && x.cpu === ENCLAVE_CPU), 'later threads are still scheduled, on the enclave cpu');
   await agent.stop();
   const stopped = JSON.parse(agent.out.find((l) => l.includes('"agent stopped"'))!) as { totals: { policyErrors: number; handedToLinux: number } };
   t.equal(stopped.totals.policyErrors, 3, 'three exceptions: the first delivery and two retries');

@@ -6,6 +6,7 @@ import { FakeChannel } from '../agent/fake-channel.ts';
 import { attach } from '../client/index.ts';
 import { FifoPolicy } from '../policies/fifo.ts';
 import { enclaveName, nextMessage, sleep, startAgent, startWorker } from './helpers/live.ts';
+import { ENCLAVE_ARGS } from './helpers/cpus.ts';
 
 /** A fake channel whose sleep() records the bound and lets `blockNs` pass, as a real wait would. */
 class SleepyChannel extends FakeChannel {
@@ -66,7 +67,7 @@ t.test('never without idleSleepUs', async (t) => {
 t.test('live: a sleeping agent is woken by client posts', async (t) => {
   const name = enclaveName('sleep');
   // A 1 s bound: were the posts not waking it, every request below would wait up to a second.
-  const agent = await startAgent(['--enclave', 'cpus=0', '--agent-cpu', '1', '--name', name, '--stats-interval', '0', '--idle-sleep-us', '1000000', '--no-isolate']);
+  const agent = await startAgent([...ENCLAVE_ARGS, '--name', name, '--stats-interval', '0', '--idle-sleep-us', '1000000', '--no-isolate']);
   const shared = new SharedArrayBuffer(512);
   const words = new Int32Array(shared);
   const w = startWorker('loop-worker.ts', { enclave: name, index: 0, shared, workMs: 0.1 });

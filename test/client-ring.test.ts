@@ -3,6 +3,7 @@ import t from 'tap';
 import { spawn, spawnSync } from 'node:child_process';
 import { buildCFixture } from './helpers/c-fixture.ts';
 import { ROOT, enclaveName, nextMessage, startAgent, startWorker } from './helpers/live.ts';
+import { ENCLAVE_ARGS } from './helpers/cpus.ts';
 
 t.test('concurrent producers: nothing lost, nothing stuck, per-producer order kept', async (t) => {
   const bin = buildCFixture(t, 'cring-stress', ['region.c']);
@@ -16,9 +17,9 @@ t.test('concurrent producers: nothing lost, nothing stuck, per-producer order ke
 });
 
 t.test('a client killed between claiming a ring cell and publishing it blocks nobody: the agent reclaims the cell', async (t) => {
-  // cpus: enclave 0, agent 1.
+  // cpus: ENCLAVE_ARGS (helpers/cpus.ts).
   const name = enclaveName('reclaim');
-  const agent = await startAgent(['--enclave', 'cpus=0', '--agent-cpu', '1', '--name', name, '--stats-interval', '0']);
+  const agent = await startAgent([...ENCLAVE_ARGS, '--name', name, '--stats-interval', '0']);
   t.teardown(() => agent.stop());
   const claimer = spawn(process.execPath, ['--import', 'tsx', 'test/fixtures/claim-and-die.ts', name], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
   const claimed = await new Promise<string>((resolve, reject) => {

@@ -7,6 +7,7 @@ import { PinnedMap } from '../net/maps.ts';
 import { createReuseportGroup } from '../net/reuseport.ts';
 import { enclaveName, nextMessage, startAgent, startWorker } from './helpers/live.ts';
 import { createNetns, policyPath, sendUdp, startSyrupd, until } from './net-harness.ts';
+import { ENCLAVE_ARGS } from './helpers/cpus.ts';
 
 t.test('sched_aware.c steers requests away from the executor whose thread is queued', async (t) => {
   const port = 17301;
@@ -24,7 +25,7 @@ t.test('sched_aware.c steers requests away from the executor whose thread is que
 
   const name = enclaveName('xl');
   const agent = await startAgent([
-    '--enclave', 'cpus=0', '--agent-cpu', '1', '--name', name, '--stats-interval', '0', '--publish-map', statePin,
+    ...ENCLAVE_ARGS, '--name', name, '--stats-interval', '0', '--publish-map', statePin,
     '--policy', 'test/fixtures/hold-policy.ts',
   ]);
   t.teardown(() => agent.stop());

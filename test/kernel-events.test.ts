@@ -3,6 +3,10 @@ import t from 'tap';
 import { MsgSrc, MsgType } from '../agent/abi.ts';
 import { HandEnclave } from './helpers/inproc.ts';
 import { nextMessage, startWorker } from './helpers/live.ts';
+import { ENCLAVE_CPU } from './helpers/cpus.ts';
+
+/** The enclave cpu these tests place on (helpers/cpus.ts). */
+const E = ENCLAVE_CPU;
 
 t.test('kernel sleep produces TASK_BLOCKED then TASK_WAKEUP with increasing seqnums', async (t) => {
   const h = new HandEnclave('kev');
@@ -11,7 +15,7 @@ t.test('kernel sleep produces TASK_BLOCKED then TASK_WAKEUP with increasing seqn
   t.teardown(() => w.terminate());
   const born = await h.until((m) => m.type === MsgType.TASK_NEW);
   t.equal(born.src, MsgSrc.CLIENT, 'TASK_NEW comes from the client library');
-  t.same(h.commit([[born.slot, 0, born.seq]]), [0], 'placement commits');
+  t.same(h.commit([[born.slot, E, born.seq]]), [0], 'placement commits');
   await nextMessage(w, (m) => m.kind === 'registered');
 
   // Listen before asking: 'did' arrives while the loop below is still draining messages.
@@ -45,7 +49,7 @@ t.test('a registered thread that exits produces TASK_DEAD', async (t) => {
   t.teardown(() => h.close());
   const w = startWorker('scripted-worker.ts', { enclave: h.name });
   const born = await h.until((m) => m.type === MsgType.TASK_NEW);
-  h.commit([[born.slot, 0, born.seq]]);
+  h.commit([[born.slot, E, born.seq]]);
   await nextMessage(w, (m) => m.kind === 'registered');
   w.postMessage({ op: 'exit' });
   const dead = await h.until((m) => m.type === MsgType.TASK_DEAD && m.slot === born.slot);

@@ -9,6 +9,10 @@ import { Task } from '../agent/task.ts';
 import { HandEnclave } from './helpers/inproc.ts';
 import { nextMessage, ROOT, sleep } from './helpers/live.ts';
 import { Ctl, ScriptedProcess } from './helpers/scripted-process.ts';
+import { AGENT_CPU, ENCLAVE_CPU } from './helpers/cpus.ts';
+
+/** The enclave cpu these tests place on (helpers/cpus.ts). */
+const E = ENCLAVE_CPU;
 
 /** The run word's state (RunState) of a slot, read from the shared region. */
 function runState(h: HandEnclave): (slot: number) => number {
@@ -64,12 +68,12 @@ async function newcomer(h: HandEnclave): Promise<Newcomer> {
  * agent would after the wakeup.
  */
 async function ensureHolds(h: HandEnclave, occ: (cpu: number) => { cur: number }, slot: number): Promise<void> {
-  for (let i = 0; i < 200 && occ(0).cur !== slot + 1; i++) {
+  for (let i = 0; i < 200 && occ(E).cur !== slot + 1; i++) {
     await h.settle(5);
     const last = h.last(slot);
-    if (last && occ(0).cur === 0) h.commit([[slot, 0, last.seq]]);
+    if (last && occ(E).cur === 0) h.commit([[slot, E, last.seq]]);
   }
-  if (occ(0).cur !== slot + 1) throw new Error(`slot ${slot} could not be placed back on cpu 0`);
+  if (occ(E).cur !== slot + 1) throw new Error(`slot ${slot} could not be placed back on cpu ${E}`);
 }
 
 /* Commit with slot's latest seqnum, draining and trying again while a message the drain has not applied yet makes it stale. */
@@ -104,7 +108,7 @@ t.test('a latched successor waits behind the holder and starts when the holder p
   t.teardown(() => release(h, workers));
   const occ = occupancy(h);
   const a = await newcomer(h);
-  t.same(h.commit([[a.slot, 0, a.seq]]), [TxnResult.OK]);
+  t.same(h.commit([[a.slot, E, a.seq]]), [TxnResult.OK]);
   await a.registered;
 
   // A works (and would otherwise sit blocked in its event loop, which frees the cpu).
@@ -113,8 +117,8 @@ t.test('a latched successor waits behind the holder and starts when the holder p
   await sleep(30);
   const b = await newcomer(h);
   await ensureHolds(h, occ, a.slot);
-  t.same(h.commit([[b.slot, 0, b.seq, true]]), [TxnResult.OK], 'placeNext onto the busy cpu commits');
-  t.same(occ(0), { cur: a.slot + 1, next: b.slot + 1 }, 'B is latched as the next task; A still holds cpu 0');
+  t.same(h.commit([[b.slot, E, b.seq, true]]), [TxnResult.OK], 'placeNext onto the busy cpu commits');
+  t.same(occ(E), { cur: a.slot + 1, next: b.slot + 1 }, 'B is latched as the next task; A still holds the cpu');
 
   // From here on the test drains and commits nothing: the hand-off is A's own.
   await sleep(100);
@@ -125,10 +129,10 @@ t.test('a latched successor waits behind the holder and starts when the holder p
   t.equal(h.enclave.counters()!.signals, 0, 'no preemption signal was sent');
   await b.registered;
   t.pass('B started when A parked, with no drain or commit in between');
-  t.same(occ(0), { cur: b.slot + 1, next: 0 }, 'B holds cpu 0 and the successor slot is free');
+  t.same(occ(E), { cur: b.slot + 1, next: 0 }, 'B holds the cpu and the successor slot is free');
   b.w.postMessage({ op: 'spin' }); // B holds the cpu for the rest of the test
   const blocked = await h.until((m) => m.type === MsgType.TASK_BLOCKED && m.slot === a.slot);
-  t.equal(blocked.cpu, 0, "A's TASK_BLOCKED says which cpu it left");
+  t.equal(blocked.cpu, E, "A's TASK_BLOCKED says which cpu it left");
 
   // A third task, in a process of its own, latched behind B and killed before it starts: the shim unlatches it.
   const addon = path.join(ROOT, 'build/Release/syrup_shim.node');
@@ -138,22 +142,22 @@ t.test('a latched successor waits behind the holder and starts when the holder p
   const cBorn = await h.until((m) => m.type === MsgType.TASK_NEW);
   const c = { slot: cBorn.slot, seq: cBorn.seq };
   await ensureHolds(h, occ, b.slot);
-  t.same(h.commit([[c.slot, 0, c.seq, true]]), [TxnResult.OK]);
-  t.same(occ(0), { cur: b.slot + 1, next: c.slot + 1 });
-  t.same(h.commit([[a.slot, 0, h.last(a.slot)!.seq, true]]), [TxnResult.TARGET_NOT_RUNNABLE], 'a parked task cannot be latched');
-  t.same(occ(0), { cur: b.slot + 1, next: c.slot + 1 }, 'and the failure left the latch alone');
+  t.same(h.commit([[c.slot, E, c.seq, true]]), [TxnResult.OK]);
+  t.same(occ(E), { cur: b.slot + 1, next: c.slot + 1 });
+  t.same(h.commit([[a.slot, E, h.last(a.slot)!.seq, true]]), [TxnResult.TARGET_NOT_RUNNABLE], 'a parked task cannot be latched');
+  t.same(occ(E), { cur: b.slot + 1, next: c.slot + 1 }, 'and the failure left the latch alone');
   proc.kill('SIGKILL');
   await h.until((m) => m.type === MsgType.TASK_DEAD && m.slot === c.slot);
-  t.same(occ(0).next, 0, "the dead successor's latch was dropped");
+  t.same(occ(E).next, 0, "the dead successor's latch was dropped");
   t.notOk(cRan, 'it never ran');
 
   // One successor per cpu.
   const d = await newcomer(h);
   const e = await newcomer(h);
   await ensureHolds(h, occ, b.slot);
-  t.same(h.commit([[d.slot, 0, d.seq, true]]), [TxnResult.OK]);
-  t.same(h.commit([[e.slot, 0, e.seq, true]]), [TxnResult.CPU_BUSY], 'a second latch on the same cpu is CPU_BUSY');
-  t.same(h.commit([[e.slot, 0, e.seq]]), [TxnResult.CPU_BUSY], 'so is a preemption while a successor waits');
+  t.same(h.commit([[d.slot, E, d.seq, true]]), [TxnResult.OK]);
+  t.same(h.commit([[e.slot, E, e.seq, true]]), [TxnResult.CPU_BUSY], 'a second latch on the same cpu is CPU_BUSY');
+  t.same(h.commit([[e.slot, E, e.seq]]), [TxnResult.CPU_BUSY], 'so is a preemption while a successor waits');
   await sleep(50); // past the 20 ms latch timeout of a preemption
   t.equal(h.enclave.counters()!.latchTimeouts, 0, 'a queued latch never times out into a forced hand-off');
 });
@@ -170,12 +174,12 @@ t.test('a successor latched while it runs unplaced: parked, it waits for the han
   const a = await newcomer(h);
   const b = await newcomer(h);
   // B runs first, then waits in the kernel, which frees cpu 0 for A.
-  t.same(h.commit([[b.slot, 0, b.seq]]), [TxnResult.OK]);
+  t.same(h.commit([[b.slot, E, b.seq]]), [TxnResult.OK]);
   await b.registered;
   b.w.postMessage({ op: 'kernel-wait', thenSpin: true });
   // The first block may be its event loop's, before the wait: any of them frees cpu 0 for A.
   await h.until((m) => m.type === MsgType.TASK_BLOCKED && m.slot === b.slot);
-  t.same(h.commit([[a.slot, 0, a.seq]]), [TxnResult.OK]);
+  t.same(h.commit([[a.slot, E, a.seq]]), [TxnResult.OK]);
   await a.registered;
   const aSpinning = nextMessage(a.w, (m) => m.kind === 'spinning');
   const aSpun = nextMessage(a.w, (m) => m.kind === 'spun');
@@ -191,8 +195,8 @@ t.test('a successor latched while it runs unplaced: parked, it waits for the han
   t.ok(runnable(b.slot), `B's last word says it is runnable in the kernel (${MsgType[lastOf(b.slot)]})`);
   await ensureHolds(h, occ, a.slot);
   t.equal(run(b.slot), RunState.RUN, 'B is runnable and not parked');
-  t.equal(await commitLatest(h, b.slot, 0, true), TxnResult.OK, 'B is latched behind A');
-  t.same(occ(0), { cur: a.slot + 1, next: b.slot + 1 });
+  t.equal(await commitLatest(h, b.slot, E, true), TxnResult.OK, 'B is latched behind A');
+  t.same(occ(E), { cur: a.slot + 1, next: b.slot + 1 });
 
   // What the agent loop does with a latched task that runs: park it, silently.
   h.enclave.channel.requestPark(new Task(b.slot, 0, 0), 'silent');
@@ -202,11 +206,11 @@ t.test('a successor latched while it runs unplaced: parked, it waits for the han
   await aSpun;
   for (let i = 0; i < 200 && run(b.slot) === RunState.RUN; i++) await sleep(5);
   t.not(run(b.slot), RunState.RUN, 'B parked');
-  t.same(occ(0), { cur: a.slot + 1, next: b.slot + 1 }, 'and still waits latched behind A');
+  t.same(occ(E), { cur: a.slot + 1, next: b.slot + 1 }, 'and still waits latched behind A');
   await h.settle(20); // applies A's kernel block: A leaves, and its hand-over starts B
   for (let i = 0; i < 200 && run(b.slot) !== RunState.RUN; i++) await sleep(5);
   t.equal(run(b.slot), RunState.RUN, 'the hand-over started B');
-  t.equal(occ(0).next, 0, 'and the successor slot is free');
+  t.equal(occ(E).next, 0, 'and the successor slot is free');
 
   // Now A runs unplaced (a message wakes its event loop) and is latched behind B; then,
   // while B sleeps in the kernel (undrained), A parks on its own before the hand-over.
@@ -218,15 +222,15 @@ t.test('a successor latched while it runs unplaced: parked, it waits for the han
   for (let i = 0; i < 400 && !runnable(a.slot); i++) await h.settle(5);
   await ensureHolds(h, occ, b.slot);
   t.equal(run(a.slot), RunState.RUN, 'A is runnable and not parked');
-  t.equal(await commitLatest(h, a.slot, 0, true), TxnResult.OK, 'A is latched behind B');
-  t.same(occ(0), { cur: b.slot + 1, next: a.slot + 1 });
+  t.equal(await commitLatest(h, a.slot, E, true), TxnResult.OK, 'A is latched behind B');
+  t.same(occ(E), { cur: b.slot + 1, next: a.slot + 1 });
   a.mayPark();
   b.stopSpin(); // B's step ends; it blocks in its event loop and Linux runs A, which parks
-  for (let i = 0; i < 200 && (run(a.slot) === RunState.RUN || occ(0).next !== 0); i++) await sleep(5);
+  for (let i = 0; i < 200 && (run(a.slot) === RunState.RUN || occ(E).next !== 0); i++) await sleep(5);
   t.not(run(a.slot), RunState.RUN, 'A parked on its own');
-  t.same(occ(0), { cur: b.slot + 1, next: 0 }, 'and took itself off the latch as it left');
+  t.same(occ(E), { cur: b.slot + 1, next: 0 }, 'and took itself off the latch as it left');
   await h.settle(30); // applies B's kernel block: B leaves, with nobody to hand over to
-  t.same(occ(0), { cur: 0, next: 0 }, 'cpu 0 is idle');
+  t.same(occ(E), { cur: 0, next: 0 }, 'cpu 0 is idle');
   await sleep(20);
   t.not(run(a.slot), RunState.RUN, 'no stale hand-over started A');
   t.ok(h.log.some((m) => m.type === MsgType.TASK_BLOCKED && m.slot === a.slot && m.src === MsgSrc.CLIENT), "A's park was posted");
@@ -234,17 +238,17 @@ t.test('a successor latched while it runs unplaced: parked, it waits for the han
 
 for (const graceUs of [0, 50_000]) {
   t.test(`preemption with a ${graceUs} us grace period`, async (t) => {
-    const h = new HandEnclave('grace', [0], 1, { preemptGraceUs: graceUs });
+    const h = new HandEnclave('grace', [E], AGENT_CPU, { preemptGraceUs: graceUs });
     t.teardown(() => release(h, workers));
     const a = await newcomer(h);
-    t.same(h.commit([[a.slot, 0, a.seq]]), [TxnResult.OK]);
+    t.same(h.commit([[a.slot, E, a.seq]]), [TxnResult.OK]);
     await a.registered;
     const spun = nextMessage(a.w, (m) => m.kind === 'spun');
     a.w.postMessage({ op: 'spin' }); // until stopSpin(): B's start-up time varies a lot
     await sleep(20);
     const b = await newcomer(h);
     await ensureHolds(h, occupancy(h), a.slot);
-    t.same(h.commit([[b.slot, 0, b.seq]]), [TxnResult.OK], 'B is placed over A: a preemption');
+    t.same(h.commit([[b.slot, E, b.seq]]), [TxnResult.OK], 'B is placed over A: a preemption');
     await b.registered;
     // Its own TASK_PREEMPT (a kernel preemption of A, which this VM has plenty of, is not the answer).
     const left = await h.until((m) => m.type === MsgType.TASK_PREEMPT && m.slot === a.slot && m.src === MsgSrc.CLIENT);
@@ -259,12 +263,12 @@ for (const graceUs of [0, 50_000]) {
       t.equal(k.coopPreempts, 1, 'and the cooperative exit was counted');
     }
     // A is queued (parked, runnable): give it the cpu back so its spin can finish.
-    h.commit([[b.slot, 0, 0]]); // stale on purpose: B keeps running
+    h.commit([[b.slot, E, 0]]); // stale on purpose: B keeps running
     b.w.postMessage({ op: 'park' });
     const bb = await h.until((m) => m.type === MsgType.TASK_BLOCKED && m.slot === b.slot);
     t.ok(bb);
     const cur = h.last(a.slot)!;
-    t.same(h.commit([[a.slot, 0, cur.seq]]), [TxnResult.OK]);
+    t.same(h.commit([[a.slot, E, cur.seq]]), [TxnResult.OK]);
     a.stopSpin();
     const r = (await spun) as { checkpointsHonoured: number };
     if (graceUs > 0) t.equal(r.checkpointsHonoured, 1, 'the worker saw its checkpoint() park once');

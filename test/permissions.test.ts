@@ -5,11 +5,12 @@ import path from 'node:path';
 import { AgentEnclave } from '../agent/enclave.ts';
 import { DEFAULTS } from '../agent/options.ts';
 import { ROOT, enclaveName } from './helpers/live.ts';
+import { AGENT_CPU, ENCLAVE_CPU } from './helpers/cpus.ts';
 
 /** An enclave opened in-process (nothing is scheduled; only its files and their modes matter). */
 function openEnclave(tag: string, regionMode: number): { name: string; enclave: AgentEnclave } {
   const name = enclaveName(tag);
-  return { name, enclave: AgentEnclave.open({ ...DEFAULTS, cpus: [1], agentCpu: 0, name, regionMode }) };
+  return { name, enclave: AgentEnclave.open({ ...DEFAULTS, cpus: [ENCLAVE_CPU], agentCpu: AGENT_CPU, name, regionMode }) };
 }
 
 function attachAsNobody(name: string): { ok: boolean; code?: string; message?: string } {

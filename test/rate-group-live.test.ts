@@ -1,11 +1,12 @@
 // rate-group-live.test.ts: with real threads, a CPU-rate group at 50 % holds its CPU-bound threads below an ungrouped twin.
 import t from 'tap';
 import { enclaveName, nextMessage, sleep, startAgent, startWorker } from './helpers/live.ts';
+import { ENCLAVE_ARGS } from './helpers/cpus.ts';
 
 t.test('CPU-rate group at 50%: grouped threads get clearly less cpu than an ungrouped twin', async (t) => {
   const name = enclaveName('rate');
   const agent = await startAgent([
-    '--enclave', 'cpus=0', '--agent-cpu', '1', '--name', name, '--stats-interval', '500',
+    ...ENCLAVE_ARGS, '--name', name, '--stats-interval', '500',
     '--policy', 'shinjuku', '--policy-opt', 'sliceUs=1000',
     '--policy-opt', 'groups={"1":{"ratePct":50}}', '--policy-opt', 'windowMs=10',
   ]);

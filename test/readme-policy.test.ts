@@ -8,6 +8,7 @@ import { Agent } from '../agent/agent.ts';
 import { FakeChannel } from '../agent/fake-channel.ts';
 import type { Policy } from '../agent/policy.ts';
 import { ROOT, enclaveName, nextMessage, startAgent, startWorker } from './helpers/live.ts';
+import { ENCLAVE_ARGS, ENCLAVE_CPU } from './helpers/cpus.ts';
 
 const readme = fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8');
 const code = /```ts\n(\/\/ my-policy\.ts\n[\s\S]*?)```/.exec(readme)?.[1];
@@ -34,7 +35,7 @@ t.test('the README example is a LIFO policy (fake channel)', async (t) => {
 
 t.test('the README example runs real threads on the enclave cpu', async (t) => {
   const name = enclaveName('readme');
-  const agent = await startAgent(['--enclave', 'cpus=0', '--agent-cpu', '1', '--name', name, '--stats-interval', '0', '--policy', `./${path.basename(file)}`]);
+  const agent = await startAgent([...ENCLAVE_ARGS, '--name', name, '--stats-interval', '0', '--policy', `./${path.basename(file)}`]);
   t.teardown(() => agent.stop());
   t.match(agent.out.join('\n'), /"policy":"lifo"/, 'the agent runs the README policy');
   const shared = new SharedArrayBuffer(16);
@@ -44,5 +45,5 @@ t.test('the README example runs real threads on the enclave cpu', async (t) => {
   });
   const r = await Promise.all(done);
   t.equal(r.length, 3, 'every thread completed');
-  t.ok(r.every((x) => x.cpu === 0 && x.scheduled), 'each ran on enclave cpu 0, placed by the policy');
+  t.ok(r.every((x) => x.cpu === ENCLAVE_CPU && x.scheduled), `each ran on enclave cpu ${ENCLAVE_CPU}, placed by the policy`);
 });

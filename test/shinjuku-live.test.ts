@@ -3,6 +3,7 @@ import t from 'tap';
 import { attach } from '../client/index.ts';
 import { MsgSrc } from '../agent/abi.ts';
 import { agentTrace, enclaveName, nextMessage, sleep, startAgent, startWorker, type RunningAgent } from './helpers/live.ts';
+import { ENCLAVE_ARGS } from './helpers/cpus.ts';
 
 interface Run {
   /** Completion number of the long request ([0]) and of each short. */
@@ -35,7 +36,7 @@ function traceOf(agent: RunningAgent, longSlot: number, shortSlots: Set<number>)
 
 async function longAndShorts(policy: string, extra: string[], coop = false): Promise<Run> {
   const name = enclaveName(policy);
-  const agent = await startAgent(['--enclave', 'cpus=0', '--agent-cpu', '1', '--name', name, '--stats-interval', '0', '--trace', '--policy', policy, ...extra]);
+  const agent = await startAgent([...ENCLAVE_ARGS, '--name', name, '--stats-interval', '0', '--trace', '--policy', policy, ...extra]);
   try {
     const shared = new SharedArrayBuffer(256);
     const words = new Int32Array(shared);

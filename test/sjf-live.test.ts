@@ -2,12 +2,13 @@
 import t from 'tap';
 import { attach } from '../client/index.ts';
 import { agentTrace, enclaveName, nextMessage, sleep, startAgent, startWorker } from './helpers/live.ts';
+import { ENCLAVE_ARGS } from './helpers/cpus.ts';
 
 t.test('SJF: requests queued at once are placed in order of their hint', async (t) => {
   const name = enclaveName('sjf');
   // batch-sjf-policy.ts is SJF that lets the four wakeups in together, so SJF alone picks the order.
   const agent = await startAgent([
-    '--enclave', 'cpus=0', '--agent-cpu', '1', '--name', name, '--stats-interval', '0', '--trace',
+    ...ENCLAVE_ARGS, '--name', name, '--stats-interval', '0', '--trace',
     '--policy', 'test/fixtures/batch-sjf-policy.ts',
   ]);
   t.teardown(() => agent.stop());

@@ -4,9 +4,10 @@ import { spawnSync } from 'node:child_process';
 import { attach, handleSlot } from '../client/index.ts';
 import { buildCFixture } from './helpers/c-fixture.ts';
 import { enclaveName, nextMessage, startAgent, startWorker } from './helpers/live.ts';
+import { ENCLAVE_ARGS } from './helpers/cpus.ts';
 
-// cpus: enclave 0, agent 1.
-const agentArgs = (name: string) => ['--enclave', 'cpus=0', '--agent-cpu', '1', '--name', name, '--stats-interval', '0'];
+// cpus: ENCLAVE_ARGS (helpers/cpus.ts).
+const agentArgs = (name: string) => [...ENCLAVE_ARGS, '--name', name, '--stats-interval', '0'];
 
 t.test('TS client: a stale handle is refused, the current one wakes its thread', async (t) => {
   const name = enclaveName('handles');

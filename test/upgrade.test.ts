@@ -2,10 +2,11 @@
 import t from 'tap';
 import { attach } from '../client/index.ts';
 import { enclaveName, nextMessage, sleep, startAgent, startWorker } from './helpers/live.ts';
+import { ENCLAVE_ARGS } from './helpers/cpus.ts';
 
 t.test('syrup-agent --upgrade takes over without restarting the service', async (t) => {
   const name = enclaveName('upg');
-  const common = ['--enclave', 'cpus=0', '--agent-cpu', '1', '--name', name, '--stats-interval', '0'];
+  const common = [...ENCLAVE_ARGS, '--name', name, '--stats-interval', '0'];
   const first = await startAgent([...common, '--policy', 'fifo']);
   const shared = new SharedArrayBuffer(512);
   const words = new Int32Array(shared);
@@ -50,7 +51,7 @@ t.test('syrup-agent --upgrade takes over without restarting the service', async 
 
 t.test('--upgrade with no live agent is refused', async (t) => {
   const { runAgentCli } = await import('./helpers/live.ts');
-  const r = await runAgentCli(['--enclave', 'cpus=0', '--agent-cpu', '1', '--name', enclaveName('noupg'), '--upgrade']);
+  const r = await runAgentCli([...ENCLAVE_ARGS, '--name', enclaveName('noupg'), '--upgrade']);
   t.equal(r.code, 1);
   t.match(r.stderr, /no enclave '.*' to upgrade \[NO_ENCLAVE\]/);
 });

@@ -4,6 +4,7 @@ import { AgentEnclave } from '../../agent/enclave.ts';
 import type { Message } from '../../agent/message.ts';
 import { DEFAULTS, type AgentOptions } from '../../agent/options.ts';
 import { Task } from '../../agent/task.ts';
+import { AGENT_CPU, ENCLAVE_CPU } from './cpus.ts';
 import { enclaveName } from './live.ts';
 
 export class HandEnclave {
@@ -13,7 +14,7 @@ export class HandEnclave {
   /** until() resumes scanning here, so successive calls see successive messages. */
   private cursor = 0;
 
-  constructor(tag: string, cpus = [0], agentCpu = 1, options: Partial<AgentOptions> = {}) {
+  constructor(tag: string, cpus = [ENCLAVE_CPU], agentCpu = AGENT_CPU, options: Partial<AgentOptions> = {}) {
     this.name = enclaveName(tag);
     // No option validation: a test may take every cpu, since nothing spins here.
     this.enclave = AgentEnclave.open({ ...DEFAULTS, ...options, cpus, agentCpu, name: this.name });

@@ -7,18 +7,20 @@ import { fileURLToPath } from 'node:url';
 import fs from 'node:fs';
 import { native } from '../../agent/native.ts';
 import { onlineCpus } from '../../agent/topology.ts';
+import { AGENT_CPU, ENCLAVE_CPU } from './cpus.ts';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
 /*
- * Live tests use enclave cpu 0. Keep this test process's own threads (and so
- * every worker it starts, which inherits the mask until the agent places it)
- * off cpu 0, and off the agent's cpu 1 where there are cpus to spare: a
- * booting worker on cpu 0 would preempt the registered threads under test.
+ * Live tests take ENCLAVE_CPU for the enclave (helpers/cpus.ts). Keep this
+ * test process's own threads (and so every worker it starts, which inherits
+ * the mask until the agent places it) off it, and off AGENT_CPU where there
+ * are cpus to spare: a booting worker on the enclave cpu would preempt the
+ * registered threads under test.
  */
 {
   const online = onlineCpus();
-  const away = online.filter((c) => c !== 0 && (online.length <= 2 || c !== 1));
+  const away = online.filter((c) => c !== ENCLAVE_CPU && (online.length <= 2 || c !== AGENT_CPU));
   for (const tid of fs.readdirSync('/proc/self/task')) {
     try {
       native.setAffinity(Number(tid), away);
