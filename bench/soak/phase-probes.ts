@@ -1,5 +1,6 @@
 // phase-probes.ts: deterministic replays of the shim bugs the soak found (all fixed), each checking the fix holds, then recovered by stopping the agent.
 import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { MsgSrc, MsgType } from '../../agent/abi.ts';
 import { RingInjector } from './inject.ts';
@@ -159,6 +160,48 @@ export async function unpublishedCellProbe(ctx: SoakContext): Promise<PhaseResul
     injected: 'one client-ring cell claimed in the name of an exited thread and never published; then one claimed by a live thread and published 300 ms later',
     load: tally(f),
     facts: { servedWhileClaimed, deadSkipped, liveWaited, resumed, cringReclaimed: fin?.shim.cringReclaimed, clientDrops: fin?.shim.clientDrops, badMsgs: fin?.shim.badMsgs },
+    checks,
+    findings: [],
+  };
+}
+
+/**
+ * A policy that throws on every message of one task, under
+ * --policy-errors continue. Before the fix the task's first runnable-making
+ * message was retried and then given up, and the thread waited parked for a
+ * placement that never came, while its dispatcher went on sending it work
+ * (the policy-throws phase's "stuck" episodes). Now the agent hands that one
+ * thread back to Linux: it serves its requests under CFS, the rest of the
+ * service stays scheduled, and nothing is lost.
+ */
+export async function handToLinuxProbe(ctx: SoakContext): Promise<PhaseResult> {
+  const { cfg } = ctx;
+  const name = ctx.enclave('handback');
+  const t0 = Date.now();
+  const policy = fileURLToPath(new URL('./throw-on-task-policy.ts', import.meta.url));
+  const agent = await ctx.agent(name, ['--policy', policy, '--policy-errors', 'continue']);
+  const svc = await ctx.service({ enclave: name });
+  await sleep(cfg.faultLeadS * 2000);
+  const f = await svc.stop();
+  await agent.stop();
+  const exit = await agent.exited;
+  const fin = agent.final();
+  const load = tally(f);
+  const handed = (fin?.totals.handedToLinux as number | undefined) ?? 0;
+  const perWorker = f.workers.map((w) => w.served);
+  const checks: Check[] = [
+    { what: 'every request answered (lost = 0), the handed-back worker\'s too', ok: load.lost === 0, detail: `${load.answered}/${load.sent}` },
+    { what: 'exactly one thread was handed back to Linux, and counted', ok: handed === 1, detail: `handedToLinux ${handed}` },
+    { what: 'every worker served requests', ok: perWorker.every((n) => n > 0), detail: perWorker.join(',') },
+    { what: 'the agent kept scheduling and exited cleanly', ok: exit.code === 0 && ((fin?.totals.txnResults.OK as number) ?? 0) > 0, detail: `exit ${exit.code}` },
+  ];
+  return {
+    phase: 'probe-hand-to-linux',
+    title: 'Probe: a policy that throws on every message of one task',
+    seconds: (Date.now() - t0) / 1000,
+    injected: 'a FIFO policy that throws in every callback of the second task to register, with --policy-errors continue',
+    load,
+    facts: { handedToLinux: handed, policyErrors: fin?.totals.policyErrors, servedByWorker: perWorker, evictedMsgs: (fin?.shim as Record<string, unknown> | undefined)?.evictedMsgs },
     checks,
     findings: [],
   };

@@ -42,6 +42,20 @@ const FIXED_BUGS: { title: string; probe: string; text: string }[] = [
       "A stale handle from an earlier registration, or one rebuilt for another thread's slot, unregistered or parked the caller's current registration. " +
       'Fixed in client/index.ts: a handle that is not the calling thread\'s live registration is refused with NOT_OWNER.',
   },
+  {
+    title: "A stale task handle woke or hinted whoever got its slot next",
+    probe: 'bad-inputs (api checks)',
+    text:
+      'wake() and the hint setters named a task by slot alone, so a dispatcher that kept the slot of a worker that had unregistered reached the next thread registered in that slot. ' +
+      'Fixed with generation-checked handles (task.handle = slot | registration generation << 12, syr_task.reg_gen): a handle whose registration ended is refused with STALE_HANDLE, in client/index.ts and, for wake(), in kernel-shim/client.c under the task\'s lock.',
+  },
+  {
+    title: 'A task whose messages the policy kept throwing on waited parked for good',
+    probe: 'probe-hand-to-linux',
+    text:
+      'With --policy-errors continue, a runnable-making message the policy threw on was retried twice and then given up: the policy never queued the task, and the thread waited for a placement that did not come while its dispatcher kept sending it work (the policy-throws phase\'s stuck episodes, freed only by a live upgrade). ' +
+      'Fixed in agent/agent.ts (handToLinux) and kernel-shim/agent_side.c (syr_agent_evict): after the third throw the agent hands that one thread back to Linux, as on agent loss, tells the policy it departed, and counts it (handedToLinux).',
+  },
 ];
 
 const ms = (us: number) => (us / 1000).toFixed(us < 10_000 ? 2 : 0);

@@ -8,7 +8,7 @@ import { badInputsPhase } from './phase-bad-inputs.ts';
 import { churnPhase } from './phase-churn.ts';
 import { clientKillPhase } from './phase-client-kill.ts';
 import { policyThrowsPhase } from './phase-policy-throws.ts';
-import { futureSeqProbe, reregisterProbe, unpublishedCellProbe } from './phase-probes.ts';
+import { futureSeqProbe, handToLinuxProbe, reregisterProbe, unpublishedCellProbe } from './phase-probes.ts';
 import { SoakContext, type PhaseResult, type SoakConfig } from './phase.ts';
 
 export const PHASES: Record<string, (ctx: SoakContext) => Promise<PhaseResult>> = {
@@ -21,6 +21,7 @@ export const PHASES: Record<string, (ctx: SoakContext) => Promise<PhaseResult>> 
   'probe-rereg': reregisterProbe,
   'probe-future-seq': futureSeqProbe,
   'probe-unpublished-cell': unpublishedCellProbe,
+  'probe-hand-to-linux': handToLinuxProbe,
 };
 
 export function soakConfig(o: { quick: boolean; minutes: number }): SoakConfig {
