@@ -89,10 +89,12 @@ export async function policyThrowsPhase(ctx: SoakContext, every = 1000): Promise
   }
   const load = tally(f);
   const exits = await Promise.all(agents.map((a) => a.exited));
+  const total = (key: string) => agents.reduce((x, a) => x + ((a.final()?.totals[key] as number | undefined) ?? 0), 0);
   const checks: Check[] = [
     { what: 'every request answered (lost = 0), with live upgrades freeing stuck workers', ok: load.lost === 0, detail: `${load.answered}/${load.sent}` },
     { what: 'the policy threw and the agent kept going (--policy-errors continue)', ok: thrown > 0 && exits.every((e) => e.code === 0), detail: `${thrown} throws; agent exit codes ${exits.map((e) => e.code).join(',')}` },
     { what: 'every stuck episode was freed by a live upgrade', ok: episodes.every((e) => e.recovered), detail: `${episodes.length} episodes` },
+    { what: 'no worker got stuck: a thrown-on message is delivered again, a task thrown on three times goes back to Linux', ok: episodes.length === 0, detail: `${total('redelivered')} redelivered, ${total('handedToLinux')} handed to Linux` },
   ];
   const findings: string[] = [];
   if (episodes.length > 0) {
@@ -113,6 +115,8 @@ export async function policyThrowsPhase(ctx: SoakContext, every = 1000): Promise
       episodes,
       selfRecovered,
       liveUpgrades: agents.length - 1,
+      redelivered: total('redelivered'),
+      handedToLinux: total('handedToLinux'),
       longestStuckMs: Math.max(0, ...episodes.map((e) => e.stuckMs)),
       firstStuckAtS: episodes[0]?.atS,
       loadS: (nowNs() - startNs) / 1e9,

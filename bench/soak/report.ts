@@ -161,6 +161,7 @@ export function renderMarkdown(r: SoakReport): string {
     ['agent-stop', 'Agent SIGSTOP for 1 s'],
     ['policy-throws', 'Policy that throws on every 1000th message'],
     ['client-kill', 'Client process killed while holding a placement'],
+    ['two-enclaves', 'Two enclaves side by side, one agent SIGKILLed'],
   ];
   o.push('## Faults during load', '');
   for (const [id, title] of faults) {
@@ -225,11 +226,23 @@ function faultText(p: PhaseResult): string[] {
         `Nothing detects a frozen agent. Threads waiting for a placement simply waited, and the largest request latency was ${f.maxLatencyDuringStallMs} ms (${f.maxLatencyBeforeMs} ms before the stop). Nothing was dropped, and every worker stayed registered.`,
       ];
     case 'policy-throws':
+      if (f.stuckEpisodes === 0) {
+        return [
+          `The policy threw ${f.throws} times. The skipped callbacks were: ${JSON.stringify(f.skippedByCallback)}. ` +
+            `Skipping taskBlocked is harmless: the next wakeup queues the task again. A skipped taskNew, taskRunnable, taskPreempted or taskYield would leave the task unqueued, so the agent delivers that message again on the next iterations (${f.redelivered} redelivered); a task the policy throws on three times in a row is handed back to Linux (${f.handedToLinux} here; probe-hand-to-linux replays it). ` +
+            `No worker got stuck in ${Math.round(f.loadS)} s, so no live upgrade was needed.`,
+        ];
+      }
       return [
         `The policy threw ${f.throws} times. The skipped callbacks were: ${JSON.stringify(f.skippedByCallback)}. ` +
           `Skipping taskBlocked is harmless: the next wakeup queues the task again. Skipping taskRunnable or taskPreempted is not. The task is never queued, so it waits for a placement that never comes while the agent lives. ` +
           `The first time, the soak left the stuck worker alone for 2 s while its dispatcher kept calling wake(), to check whether the service could free it by itself. It cannot: the wakeup is already posted, so a further wake() only sets PENDING in the wake word and sends nothing. ` +
           `The recovery is on the agent side. \`syrup-agent --upgrade\` takes over the enclave and rediscovers every registered thread as TASK_NEW, which queues the stuck worker again. There were ${f.stuckEpisodes} stuck episodes in ${Math.round(f.loadS)} s, each freed by a live upgrade (${f.liveUpgrades} upgrades). The longest a worker stayed stuck was ${f.longestStuckMs} ms.`,
+      ];
+    case 'two-enclaves':
+      return [
+        `Each enclave had its own agent, policy and service. After the SIGKILL, A's workers went on under Linux and B's agent kept scheduling its own: B answered ${f.answeredByBAfterKill} requests after the kill, and none of B's workers ever detached. ` +
+          `Neither service lost a request (A: ${f.loadA.sent} sent, ${f.loadA.lost} lost; B: ${f.loadB.sent} sent, ${f.loadB.lost} lost). On 2 cpus the two agents share cpus with each other's enclave: each runs on the other's enclave cpu with --idle-yield, and the soak's agents run --no-isolate (isolation of two enclaves on 2 cpus leaves no cpu for the rest; test/multi-enclave.test.ts covers it with isolation on).`,
       ];
     case 'client-kill':
       return [

@@ -9,6 +9,7 @@ import { churnPhase } from './phase-churn.ts';
 import { clientKillPhase } from './phase-client-kill.ts';
 import { policyThrowsPhase } from './phase-policy-throws.ts';
 import { futureSeqProbe, handToLinuxProbe, reregisterProbe, unpublishedCellProbe } from './phase-probes.ts';
+import { twoEnclavesPhase } from './phase-two-enclaves.ts';
 import { SoakContext, type PhaseResult, type SoakConfig } from './phase.ts';
 
 export const PHASES: Record<string, (ctx: SoakContext) => Promise<PhaseResult>> = {
@@ -17,6 +18,7 @@ export const PHASES: Record<string, (ctx: SoakContext) => Promise<PhaseResult>> 
   'agent-stop': agentStopPhase,
   'policy-throws': (ctx) => policyThrowsPhase(ctx, 1000),
   'client-kill': clientKillPhase,
+  'two-enclaves': twoEnclavesPhase,
   'bad-inputs': badInputsPhase,
   'probe-rereg': reregisterProbe,
   'probe-future-seq': futureSeqProbe,
