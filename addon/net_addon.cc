@@ -69,6 +69,19 @@ Napi::Buffer<uint8_t> ArgBuffer(const Napi::CallbackInfo &info, size_t i, const 
   return info[i].As<Napi::Buffer<uint8_t>>();
 }
 
+int ArgPositive(const Napi::CallbackInfo &info, size_t i, const char *name) {
+  int n = ArgInt(info, i, name);
+  if (n <= 0) ThrowCode(info.Env(), "EINVAL", std::string(name) + " must be positive");
+  return n;
+}
+
+bool Found(Napi::Env env, int rc, const char *what) {
+  if (rc == 0) return true;
+  int err = errno;
+  if (err == ENOENT) return false;
+  ThrowErrno(env, what, err);
+}
+
 }  // namespace syrnet
 
 static Napi::Object Init(Napi::Env env, Napi::Object exports) {

@@ -14,6 +14,13 @@ namespace syrnet {
 int ArgInt(const Napi::CallbackInfo &info, size_t i, const char *name);
 std::string ArgString(const Napi::CallbackInfo &info, size_t i, const char *name);
 Napi::Buffer<uint8_t> ArgBuffer(const Napi::CallbackInfo &info, size_t i, const char *name);
+// A size argument: a number above 0.
+int ArgPositive(const Napi::CallbackInfo &info, size_t i, const char *name);
+
+// For calls where ENOENT answers the question (no such key, nothing attached)
+// instead of failing it: whether the call that returned rc found its target;
+// any other failure throws ThrowErrno(what, errno).
+bool Found(Napi::Env env, int rc, const char *what);
 
 void InitObject(Napi::Env env, Napi::Object exports);
 void InitMaps(Napi::Env env, Napi::Object exports);

@@ -16,13 +16,8 @@ static Napi::Value MapLookup(const Napi::CallbackInfo &info) {
   Napi::Env env = info.Env();
   int fd = ArgInt(info, 0, "fd");
   Napi::Buffer<uint8_t> key = ArgBuffer(info, 1, "key");
-  int size = ArgInt(info, 2, "valueSize");
-  if (size <= 0) ThrowCode(env, "EINVAL", "valueSize must be positive");
-  Napi::Buffer<uint8_t> value = Napi::Buffer<uint8_t>::New(env, size);
-  if (bpf_map_lookup_elem(fd, key.Data(), value.Data()) != 0) {
-    if (errno == ENOENT) return env.Null();
-    ThrowErrno(env, "map lookup failed", errno);
-  }
+  Napi::Buffer<uint8_t> value = Napi::Buffer<uint8_t>::New(env, ArgPositive(info, 2, "valueSize"));
+  if (!Found(env, bpf_map_lookup_elem(fd, key.Data(), value.Data()), "map lookup failed")) return env.Null();
   return value;
 }
 
@@ -41,36 +36,36 @@ static Napi::Value MapUpdate(const Napi::CallbackInfo &info) {
 static Napi::Value MapDelete(const Napi::CallbackInfo &info) {
   int fd = ArgInt(info, 0, "fd");
   Napi::Buffer<uint8_t> key = ArgBuffer(info, 1, "key");
-  if (bpf_map_delete_elem(fd, key.Data()) != 0) {
-    if (errno == ENOENT) return Napi::Boolean::New(info.Env(), false);
-    ThrowErrno(info.Env(), "map delete failed", errno);
-  }
-  return Napi::Boolean::New(info.Env(), true);
+  return Napi::Boolean::New(info.Env(), Found(info.Env(), bpf_map_delete_elem(fd, key.Data()), "map delete failed"));
 }
 
 // mapNextKey(fd, key|null, keySize): the key after `key` (first key for null), or null at the end.
 static Napi::Value MapNextKey(const Napi::CallbackInfo &info) {
   Napi::Env env = info.Env();
   int fd = ArgInt(info, 0, "fd");
-  int size = ArgInt(info, 2, "keySize");
-  if (size <= 0) ThrowCode(env, "EINVAL", "keySize must be positive");
+  int size = ArgPositive(info, 2, "keySize");
   const void *cur = nullptr;
   if (info.Length() > 1 && info[1].IsBuffer()) cur = info[1].As<Napi::Buffer<uint8_t>>().Data();
   Napi::Buffer<uint8_t> next = Napi::Buffer<uint8_t>::New(env, size);
-  if (bpf_map_get_next_key(fd, cur, next.Data()) != 0) {
-    if (errno == ENOENT) return env.Null();
-    ThrowErrno(env, "map iteration failed", errno);
-  }
+  if (!Found(env, bpf_map_get_next_key(fd, cur, next.Data()), "map iteration failed")) return env.Null();
   return next;
+}
+
+// The kernel's info record (bpf_map_info, bpf_prog_info) of the fd in argument 0;
+// `mismatch` is the error when the fd is not that kind of BPF object.
+template <typename Info>
+static Info ObjInfo(const Napi::CallbackInfo &info, const char *mismatch) {
+  int fd = ArgInt(info, 0, "fd");
+  Info out;
+  memset(&out, 0, sizeof(out));
+  uint32_t len = sizeof(out);
+  if (bpf_obj_get_info_by_fd(fd, &out, &len) != 0) ThrowErrno(info.Env(), mismatch, errno);
+  return out;
 }
 
 static Napi::Value MapInfo(const Napi::CallbackInfo &info) {
   Napi::Env env = info.Env();
-  int fd = ArgInt(info, 0, "fd");
-  struct bpf_map_info mi;
-  memset(&mi, 0, sizeof(mi));
-  uint32_t len = sizeof(mi);
-  if (bpf_obj_get_info_by_fd(fd, &mi, &len) != 0) ThrowErrno(env, "not a BPF map", errno);
+  struct bpf_map_info mi = ObjInfo<struct bpf_map_info>(info, "not a BPF map");
   Napi::Object o = Napi::Object::New(env);
   o.Set("id", mi.id);
   o.Set("name", mi.name);
@@ -84,11 +79,7 @@ static Napi::Value MapInfo(const Napi::CallbackInfo &info) {
 
 static Napi::Value ProgInfo(const Napi::CallbackInfo &info) {
   Napi::Env env = info.Env();
-  int fd = ArgInt(info, 0, "fd");
-  struct bpf_prog_info pi;
-  memset(&pi, 0, sizeof(pi));
-  uint32_t len = sizeof(pi);
-  if (bpf_obj_get_info_by_fd(fd, &pi, &len) != 0) ThrowErrno(env, "not a BPF program", errno);
+  struct bpf_prog_info pi = ObjInfo<struct bpf_prog_info>(info, "not a BPF program");
   Napi::Object o = Napi::Object::New(env);
   o.Set("id", pi.id);
   o.Set("name", pi.name);
@@ -136,8 +127,7 @@ static Napi::Value PossibleCpus(const Napi::CallbackInfo &info) {
 static Napi::Value MapMmap(const Napi::CallbackInfo &info) {
   Napi::Env env = info.Env();
   int fd = ArgInt(info, 0, "fd");
-  int length = ArgInt(info, 1, "length");
-  if (length <= 0) ThrowCode(env, "EINVAL", "length must be positive");
+  int length = ArgPositive(info, 1, "length");
   void *p = mmap(nullptr, length, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
   if (p == MAP_FAILED) ThrowErrno(env, "cannot mmap the map (was it declared with SYR_MAP_MMAP?)", errno);
   return Napi::ArrayBuffer::New(

@@ -189,31 +189,33 @@ class BpfObject : public Napi::ObjectWrap<BpfObject> {
     throw e;
   }
 
-  Napi::Value Programs(const Napi::CallbackInfo &info) {
+  // One JS object per program or map of the object, in libbpf's order: `next`
+  // is bpf_object__next_program or bpf_object__next_map, `fill` sets the fields.
+  template <typename Item, typename Next, typename Fill>
+  Napi::Value List(const Napi::CallbackInfo &info, Next next, Fill fill) {
     Napi::Env env = info.Env();
     struct bpf_object *obj = Obj(env);
     Napi::Array out = Napi::Array::New(env);
-    struct bpf_program *p;
     uint32_t i = 0;
-    bpf_object__for_each_program(p, obj) {
+    for (Item *it = next(obj, nullptr); it; it = next(obj, it)) {
       Napi::Object o = Napi::Object::New(env);
-      o.Set("name", bpf_program__name(p));
-      o.Set("section", bpf_program__section_name(p));
-      o.Set("fd", bpf_program__fd(p));
-      o.Set("type", (int)bpf_program__type(p));
+      fill(o, it);
       out.Set(i++, o);
     }
     return out;
   }
 
+  Napi::Value Programs(const Napi::CallbackInfo &info) {
+    return List<struct bpf_program>(info, bpf_object__next_program, [](Napi::Object o, struct bpf_program *p) {
+      o.Set("name", bpf_program__name(p));
+      o.Set("section", bpf_program__section_name(p));
+      o.Set("fd", bpf_program__fd(p));
+      o.Set("type", (int)bpf_program__type(p));
+    });
+  }
+
   Napi::Value Maps(const Napi::CallbackInfo &info) {
-    Napi::Env env = info.Env();
-    struct bpf_object *obj = Obj(env);
-    Napi::Array out = Napi::Array::New(env);
-    struct bpf_map *m;
-    uint32_t i = 0;
-    bpf_object__for_each_map(m, obj) {
-      Napi::Object o = Napi::Object::New(env);
+    return List<struct bpf_map>(info, bpf_object__next_map, [](Napi::Object o, struct bpf_map *m) {
       o.Set("name", bpf_map__name(m));
       o.Set("fd", bpf_map__fd(m));
       o.Set("type", (int)bpf_map__type(m));
@@ -222,9 +224,7 @@ class BpfObject : public Napi::ObjectWrap<BpfObject> {
       o.Set("maxEntries", bpf_map__max_entries(m));
       o.Set("flags", bpf_map__map_flags(m));
       o.Set("internal", bpf_map__is_internal(m));
-      out.Set(i++, o);
-    }
-    return out;
+    });
   }
 
   // close(): frees programs and maps (pinned maps survive until unpinned).

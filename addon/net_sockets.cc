@@ -136,11 +136,8 @@ static Napi::Value AttachReuseport(const Napi::CallbackInfo &info) {
 static Napi::Value DetachReuseport(const Napi::CallbackInfo &info) {
   int fd = ArgInt(info, 0, "socketFd");
   int zero = 0;
-  if (setsockopt(fd, SOL_SOCKET, SO_DETACH_REUSEPORT_BPF, &zero, sizeof(zero)) != 0) {
-    if (errno == ENOENT) return Napi::Boolean::New(info.Env(), false);
-    ThrowErrno(info.Env(), "SO_DETACH_REUSEPORT_BPF failed", errno);
-  }
-  return Napi::Boolean::New(info.Env(), true);
+  int rc = setsockopt(fd, SOL_SOCKET, SO_DETACH_REUSEPORT_BPF, &zero, sizeof(zero));
+  return Napi::Boolean::New(info.Env(), Found(info.Env(), rc, "SO_DETACH_REUSEPORT_BPF failed"));
 }
 
 // peerCred(fd): {pid, uid, gid} of the process on the other end of a Unix socket.

@@ -38,6 +38,7 @@
 #include <unistd.h>
 
 #include "clock_rand.h"
+#include "flags.h"
 #include "kv_request.h"
 
 #define BATCH 64
@@ -181,20 +182,15 @@ static void on_signal(int sig)
 int main(int argc, char **argv)
 {
 	int load_fd = -1;
-	for (int i = 1; i < argc; i++) {
-		if (!strcmp(argv[i], "--workers") && i + 1 < argc)
-			g_workers = atoi(argv[++i]);
-		else if (!strcmp(argv[i], "--cpu") && i + 1 < argc)
-			g_cpu = atoi(argv[++i]);
-		else if (!strcmp(argv[i], "--load-fd") && i + 1 < argc)
-			load_fd = atoi(argv[++i]);
-		else if (!strcmp(argv[i], "--service-ns") && i + 2 < argc) {
-			g_min_ns = strtoull(argv[++i], NULL, 10);
-			g_max_ns = strtoull(argv[++i], NULL, 10);
-		} else {
-			fprintf(stderr, "usage: kv_server [--workers N] [--cpu C] [--load-fd FD] [--service-ns MIN MAX]\n");
-			return 2;
-		}
+	const struct flag flags[] = {
+		{ "--workers", FLAG_INT, { &g_workers } },
+		{ "--cpu", FLAG_INT, { &g_cpu } },
+		{ "--load-fd", FLAG_INT, { &load_fd } },
+		{ "--service-ns", FLAG_U64, { &g_min_ns, &g_max_ns } },
+	};
+	if (!parse_flags(argc, argv, flags, sizeof(flags) / sizeof(flags[0]))) {
+		fprintf(stderr, "usage: kv_server [--workers N] [--cpu C] [--load-fd FD] [--service-ns MIN MAX]\n");
+		return 2;
 	}
 	if (g_workers < 1 || g_workers > 64 || g_max_ns < g_min_ns) {
 		fprintf(stderr, "kv_server: --workers must be 1..64 and MIN <= MAX\n");

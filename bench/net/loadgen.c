@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "clock_rand.h"
+#include "flags.h"
 #include "kv_request.h"
 
 #define MAX_FLOWS 1024
@@ -143,31 +144,21 @@ static double pct(const uint64_t *sorted, double p)
 
 int main(int argc, char **argv)
 {
-	for (int i = 1; i < argc; i++) {
-		if (!strcmp(argv[i], "--port") && i + 1 < argc)
-			g_port = atoi(argv[++i]);
-		else if (!strcmp(argv[i], "--src-port-base") && i + 1 < argc)
-			g_src_port_base = atoi(argv[++i]);
-		else if (!strcmp(argv[i], "--host") && i + 1 < argc)
-			g_host = argv[++i];
-		else if (!strcmp(argv[i], "--flows") && i + 1 < argc)
-			g_flows = atoi(argv[++i]);
-		else if (!strcmp(argv[i], "--rate") && i + 1 < argc)
-			g_rate = atof(argv[++i]);
-		else if (!strcmp(argv[i], "--duration-ms") && i + 1 < argc)
-			g_duration_ns = strtoull(argv[++i], NULL, 10) * 1000000ull;
-		else if (!strcmp(argv[i], "--warmup-ms") && i + 1 < argc)
-			g_warmup_ns = strtoull(argv[++i], NULL, 10) * 1000000ull;
-		else if (!strcmp(argv[i], "--sender-cpu") && i + 1 < argc)
-			g_sender_cpu = atoi(argv[++i]);
-		else if (!strcmp(argv[i], "--receiver-cpu") && i + 1 < argc)
-			g_receiver_cpu = atoi(argv[++i]);
-		else if (!strcmp(argv[i], "--seed") && i + 1 < argc)
-			g_seed = strtoull(argv[++i], NULL, 10);
-		else {
-			fprintf(stderr, "usage: loadgen [--host A] --port P [--flows N] [--rate R] [--duration-ms D] [--warmup-ms W] [--seed S] [--src-port-base P] [--sender-cpu C] [--receiver-cpu C]\n");
-			return 2;
-		}
+	const struct flag flags[] = {
+		{ "--port", FLAG_INT, { &g_port } },
+		{ "--src-port-base", FLAG_INT, { &g_src_port_base } },
+		{ "--host", FLAG_STR, { &g_host } },
+		{ "--flows", FLAG_INT, { &g_flows } },
+		{ "--rate", FLAG_DOUBLE, { &g_rate } },
+		{ "--duration-ms", FLAG_MS, { &g_duration_ns } },
+		{ "--warmup-ms", FLAG_MS, { &g_warmup_ns } },
+		{ "--sender-cpu", FLAG_INT, { &g_sender_cpu } },
+		{ "--receiver-cpu", FLAG_INT, { &g_receiver_cpu } },
+		{ "--seed", FLAG_U64, { &g_seed } },
+	};
+	if (!parse_flags(argc, argv, flags, sizeof(flags) / sizeof(flags[0]))) {
+		fprintf(stderr, "usage: loadgen [--host A] --port P [--flows N] [--rate R] [--duration-ms D] [--warmup-ms W] [--seed S] [--src-port-base P] [--sender-cpu C] [--receiver-cpu C]\n");
+		return 2;
 	}
 	if (g_port <= 0 || g_flows < 1 || g_flows > MAX_FLOWS || g_rate <= 0) {
 		fprintf(stderr, "loadgen: --port, --flows (1..%d) and --rate must be positive\n", MAX_FLOWS);

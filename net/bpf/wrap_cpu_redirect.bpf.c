@@ -21,19 +21,7 @@ struct {
 SEC("xdp")
 int syr_cpu_redirect(struct xdp_md *ctx)
 {
-	__u32 idx = schedule((void *)(long)ctx->data, (void *)(long)ctx->data_end);
-
-	if (idx == SYR_DROP) {
-		syr_count(SYR_COUNT_DROP);
-		return XDP_DROP;
-	}
-	if (idx == SYR_PASS) {
-		syr_count(SYR_COUNT_PASS);
-		return XDP_PASS;
-	}
-	long action = bpf_redirect_map(&syr_executors, idx, XDP_PASS);
-	syr_count(action == XDP_REDIRECT ? syr_executor_slot(idx) : SYR_COUNT_NO_EXECUTOR);
-	return action;
+	return syr_xdp_redirect(ctx, &syr_executors);
 }
 
 char LICENSE[] SEC("license") = "GPL";

@@ -26,21 +26,14 @@ struct {
 SEC("sk_reuseport")
 int syr_socket_select(struct sk_reuseport_md *md)
 {
-	__u32 idx = schedule(md->data, md->data_end);
+	__u32 idx;
+	int verdict = syr_decide(md->data, md->data_end, SK_PASS, SK_DROP, &idx);
 
-	if (idx == SYR_DROP) {
-		syr_count(SYR_COUNT_DROP);
-		return SK_DROP;
-	}
-	if (idx == SYR_PASS) {
-		syr_count(SYR_COUNT_PASS);
-		return SK_PASS;
-	}
-	if (bpf_sk_select_reuseport(md, &syr_executors, &idx, 0) == 0) {
-		syr_count(syr_executor_slot(idx));
-		return SK_PASS;
-	}
-	syr_count(SYR_COUNT_NO_EXECUTOR);
+	if (verdict >= 0)
+		return verdict;
+	/* SK_PASS either way: with no socket at idx the kernel uses its own hash. */
+	int delivered = bpf_sk_select_reuseport(md, &syr_executors, &idx, 0) == 0;
+	syr_count_delivery(idx, delivered);
 	return SK_PASS;
 }
 

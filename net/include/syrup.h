@@ -51,55 +51,61 @@ static __always_inline uint32_t schedule(void *pkt_start, void *pkt_end);
 /* Number of executors the app registered, set by syrupd at load time. */
 const volatile __u32 syr_executor_count = 1;
 
-/* SYR_MAP(name, ARRAY, __u32, __u64, 16): a map syrupd pins for the app. */
-#define SYR_MAP(_name, _type, _key, _value, _max)                                 \
+/* What both map macros declare. The trailing arguments are extra fields, put where
+ * SYR_MAP_MMAP always had its map_flags so that no policy's map BTF changes. */
+#define SYR_MAP_DECL(_name, _type, _key, _value, _max, ...)                        \
 	struct {                                                                    \
 		__uint(type, BPF_MAP_TYPE_##_type);                                 \
 		__uint(max_entries, _max);                                          \
+		__VA_ARGS__                                                         \
 		__type(key, _key);                                                  \
 		__type(value, _value);                                              \
 	} _name SEC(".maps")
 
+/* SYR_MAP(name, ARRAY, __u32, __u64, 16): a map syrupd pins for the app. */
+#define SYR_MAP(_name, _type, _key, _value, _max) SYR_MAP_DECL(_name, _type, _key, _value, _max, )
+
 /* Same, for an ARRAY the app may also mmap() (shared counters without syscalls). */
-#define SYR_MAP_MMAP(_name, _type, _key, _value, _max)                            \
-	struct {                                                                    \
-		__uint(type, BPF_MAP_TYPE_##_type);                                 \
-		__uint(max_entries, _max);                                          \
-		__uint(map_flags, BPF_F_MMAPABLE);                                  \
-		__type(key, _key);                                                  \
-		__type(value, _value);                                              \
-	} _name SEC(".maps")
+#define SYR_MAP_MMAP(_name, _type, _key, _value, _max) \
+	SYR_MAP_DECL(_name, _type, _key, _value, _max, __uint(map_flags, BPF_F_MMAPABLE);)
+
+/* `p` when `len` bytes from it lie inside the packet, else NULL (NULL in gives NULL out,
+ * so it can check what another helper found): the one bounds check the helpers below share. */
+static __always_inline void *syr_fits(void *p, __u32 len, void *end)
+{
+	if (!p || p + len > end)
+		return 0;
+	return p;
+}
 
 #ifndef SYR_INPUT_AT_L4
 static __always_inline struct ethhdr *syr_eth(void *start, void *end)
 {
-	struct ethhdr *eth = start;
-	if ((void *)(eth + 1) > end)
+	return syr_fits(start, sizeof(struct ethhdr), end);
+}
+
+/* The network header after the Ethernet header when the frame's ethertype is `proto`
+ * and `len` bytes of it are there. */
+static __always_inline void *syr_l3(void *start, void *end, __u16 proto, __u32 len)
+{
+	struct ethhdr *eth = syr_eth(start, end);
+	if (!eth || eth->h_proto != bpf_htons(proto))
 		return 0;
-	return eth;
+	return syr_fits(eth + 1, len, end);
 }
 
 /* The IPv4 header, or NULL when the frame is not IPv4 or is truncated. */
 static __always_inline struct iphdr *syr_ipv4(void *start, void *end)
 {
-	struct ethhdr *eth = syr_eth(start, end);
-	if (!eth || eth->h_proto != bpf_htons(ETH_P_IP))
-		return 0;
-	struct iphdr *ip = (void *)(eth + 1);
-	if ((void *)(ip + 1) > end || ip->ihl < 5)
+	struct iphdr *ip = syr_l3(start, end, ETH_P_IP, sizeof(struct iphdr));
+	if (!ip || ip->ihl < 5)
 		return 0;
 	return ip;
 }
 
 static __always_inline struct ipv6hdr *syr_ipv6(void *start, void *end)
 {
-	struct ethhdr *eth = syr_eth(start, end);
-	if (!eth || eth->h_proto != bpf_htons(ETH_P_IPV6))
-		return 0;
-	struct ipv6hdr *ip6 = (void *)(eth + 1);
-	if ((void *)(ip6 + 1) > end)
-		return 0;
-	return ip6;
+	return syr_l3(start, end, ETH_P_IPV6, sizeof(struct ipv6hdr));
 }
 
 /* Start of the transport header if the frame carries protocol `proto`
@@ -131,30 +137,19 @@ static __always_inline void *syr_l4(void *start, void *end, __u8 proto)
 
 static __always_inline struct udphdr *syr_udp(void *start, void *end)
 {
-	struct udphdr *udp = syr_l4(start, end, IPPROTO_UDP);
-	if (!udp || (void *)(udp + 1) > end)
-		return 0;
-	return udp;
+	return syr_fits(syr_l4(start, end, IPPROTO_UDP), sizeof(struct udphdr), end);
 }
 
 static __always_inline struct tcphdr *syr_tcp(void *start, void *end)
 {
-	struct tcphdr *tcp = syr_l4(start, end, IPPROTO_TCP);
-	if (!tcp || (void *)(tcp + 1) > end)
-		return 0;
-	return tcp;
+	return syr_fits(syr_l4(start, end, IPPROTO_TCP), sizeof(struct tcphdr), end);
 }
 
 /* First `len` bytes of a UDP payload, or NULL when the datagram is shorter. */
 static __always_inline void *syr_udp_payload(void *start, void *end, __u32 len)
 {
 	struct udphdr *udp = syr_udp(start, end);
-	if (!udp)
-		return 0;
-	void *payload = (void *)(udp + 1);
-	if (payload + len > end)
-		return 0;
-	return payload;
+	return udp ? syr_fits(udp + 1, len, end) : 0;
 }
 
 /* A 32-bit mix (murmur3 finaliser) for hash-on-a-field policies. */
