@@ -192,12 +192,18 @@ export function writePolicy(t: Teardown, name: string, source: string): string {
   return file;
 }
 
+/** A UDP socket bound to address:port, once the bind is done: what proves port ownership to syrupd. */
+export async function boundUdp(port: number, address: string): Promise<dgram.Socket> {
+  const s = dgram.createSocket('udp4');
+  await new Promise<void>((resolve) => s.bind(port, address, () => resolve()));
+  return s;
+}
+
 /** A UDP socket bound to addr:port counting what it receives (it also proves port ownership to syrupd). */
 export async function udpCounter(t: Teardown, address: string, port: number): Promise<{ count: () => number; payloads: string[] }> {
-  const s = dgram.createSocket('udp4');
+  const s = await boundUdp(port, address);
   const payloads: string[] = [];
   s.on('message', (m) => payloads.push(m.toString()));
-  await new Promise<void>((resolve) => s.bind(port, address, () => resolve()));
   t.teardown(() => new Promise<void>((r) => s.close(() => r())));
   return { count: () => payloads.length, payloads };
 }

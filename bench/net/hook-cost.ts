@@ -1,11 +1,10 @@
 // hook-cost.ts: per-packet cost of each hook's policy program, from the kernel's own BPF run-time statistics under real traffic through a veth.
 import os from 'node:os';
 import path from 'node:path';
-import dgram from 'node:dgram';
 import { netAddon, repoRoot } from '../../net/addon.ts';
 import type { Policy, SyrupClient } from '../../net/client.ts';
 import type { HookName } from '../../net/hooks.ts';
-import { createNetns, type Teardown } from '../../test/net-harness.ts';
+import { boundUdp, createNetns, type Teardown } from '../../test/net-harness.ts';
 import type { NetBenchBinaries } from './native.ts';
 import type { NetBenchOptions } from './options.ts';
 import { runLoadgen, startServer } from './sweep.ts';
@@ -54,8 +53,7 @@ export async function measureHookCosts(
     const port = 19100;
     const otherPort = 19101;
     // Something of ours bound to the other port, so syrupd lets us claim it.
-    const other = dgram.createSocket('udp4');
-    await new Promise<void>((r) => other.bind(otherPort, ns.hostAddr, () => r()));
+    const other = await boundUdp(otherPort, ns.hostAddr);
     cleanups.push(() => other.close());
     const serverCpu = (o.senderCpu + 1) % os.cpus().length;
     for (const c of CONFIGS) {
