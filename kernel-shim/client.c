@@ -292,6 +292,32 @@ int syr_client_my_slot(void)
 	return syr_me.c ? syr_me.slot : -1;
 }
 
+uint32_t syr_client_my_handle(void)
+{
+	if (!syr_me.c || syr_me.slot < 0)
+		return 0;
+	return syr_handle((uint32_t)syr_me.slot, syr_me.c->m.r->tasks[syr_me.slot].reg_gen);
+}
+
+/*
+ * fork() copies the calling thread's TLS and the client list, but not the
+ * watchdogs, and the slot still names the parent's thread. The child's one
+ * thread goes on under Linux with the affinity the parent had at
+ * registration, and attaches afresh if it wants to be scheduled.
+ */
+void syr_client_forget_after_fork(void)
+{
+	struct syr_client *c = syr_me.c;
+	if (c && syr_me.slot >= 0 && c->saved[syr_me.slot])
+		sched_setaffinity(0, sizeof(cpu_set_t), c->saved[syr_me.slot]);
+	syr_me.c = NULL;
+	syr_me.slot = -1;
+	syr_me.in_call = 0;
+	syr_me.deferred = 0;
+	pthread_mutex_init(&syr_clients_mu, NULL);
+	syr_clients = NULL; /* the parent's structs leak in the child: their watchdogs do not exist here */
+}
+
 /* ACTIVE, or HANDOVER (a live upgrade: messages wait in the ring for the new agent). */
 static bool enclave_live(struct syr_client *c)
 {

@@ -99,6 +99,9 @@ int syr_client_unregister(struct syr_client *c);
 int syr_client_checkpoint(struct syr_client *c); /* 1 if it parked for a preemption */
 bool syr_client_detached(struct syr_client *c);
 int syr_client_my_slot(void); /* -1 if the calling thread is not registered */
+uint32_t syr_client_my_handle(void); /* 0 if the calling thread is not registered */
+/* In a forked child: the parent's registration of the thread that forked is not this process's; forget it. */
+void syr_client_forget_after_fork(void);
 
 /* ---- agent side ---- */
 struct syr_agent;

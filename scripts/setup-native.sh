@@ -26,4 +26,5 @@ fi
 export PATH="$PATH:/usr/sbin"
 
 make -s -C kernel-shim
+make -s -C client
 if [ -f net/Makefile ]; then make -s -C net; fi

@@ -120,8 +120,17 @@ export function agentTrace(agent: RunningAgent, from = 0): TraceEntry[] {
 
 /** Run the agent CLI to completion (for bad-input cases). */
 export function runAgentCli(args: string[], timeoutMs = 20000): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return runProcess(process.execPath, [AGENT_BIN, ...args], timeoutMs);
+}
+
+/**
+ * Run a command to completion without blocking the event loop (spawnSync
+ * would stop this process reading a live agent's pipes, and an agent that
+ * fills its stdout pipe stalls the enclave). SIGKILLed after timeoutMs.
+ */
+export function runProcess(cmd: string, args: string[], timeoutMs = 20000): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    const proc = spawn(process.execPath, [AGENT_BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const proc = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     proc.stdout.on('data', (d) => (stdout += d));
