@@ -10,6 +10,18 @@ command -v bpftool >/dev/null 2>&1 || [ -x /usr/sbin/bpftool ] || need+=(bpftool
 [ -f /usr/include/bpf/libbpf.h ] || need+=(libbpf-dev)
 [ -f /usr/include/gelf.h ] || need+=(libelf-dev)
 command -v make >/dev/null 2>&1 || need+=(make)
+# The RocksDB benchmarks' packages: the native server builds against librocksdb-dev, db_bench is rocksdb-tools.
+# Wanted, not needed: without root they are named and skipped, and those benchmarks say what is missing.
+want=()
+[ -f /usr/include/rocksdb/db.h ] || want+=(librocksdb-dev)
+command -v db_bench >/dev/null 2>&1 || want+=(rocksdb-tools)
+if [ ${#want[@]} -gt 0 ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    need+=("${want[@]}")
+  else
+    echo "syrup: not installing ${want[*]} (needs root): the RocksDB benchmarks will not run" >&2
+  fi
+fi
 
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
