@@ -30,7 +30,7 @@ const SPIN_BEFORE_SLEEP_US = 0;
 /** Upper bound on one sleep, a safety net against a lost doorbell. */
 const SLEEP_MAX_MS = 5;
 
-class TypeStats {
+export class TypeStats {
   readonly total = newHistogram();
   readonly generator = newHistogram();
   readonly queue = newHistogram();

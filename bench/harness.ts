@@ -6,7 +6,7 @@ import { join, resolve } from 'node:path';
 import { AgentProcess } from './agent-process.ts';
 import { Isolation } from '../agent/isolation.ts';
 import { resolveConfigs, REPO_ROOT, type ConfigSpec } from './configs.ts';
-import { displayPath, regenerateDocs, renderSection } from './docs.ts';
+import { displayPath, docTarget, regenerateDocs, renderSection } from './docs.ts';
 import { collapsed, emptyConfig, evaluate, meetsSlo, pointAt, saturation, sameLoad } from './evaluate.ts';
 import { int, ratio } from './format.ts';
 import { interference, sampleCpu, waitForQuiet } from './interference.ts';
@@ -18,6 +18,7 @@ import type { RequestMix, ServerConfig } from './protocol.ts';
 import type { Calibration } from './calibrate.ts';
 import { SCHEMA, type BenchReport, type ConfigResult, type PointResult, type RepeatSummary } from './results.ts';
 import { SERVER_V8_FLAGS, ServerProcess } from './server-process.ts';
+import { NativeServerProcess, prepareRocksdb, rocksdbMix, type RocksdbRun } from './rocksdb/native-server.ts';
 import { renderTables } from './table.ts';
 import { runDelay, sampleRunDelay } from './run-delay.ts';
 
@@ -92,6 +93,8 @@ interface Ctx {
   halfRate: number | null;
   /** The first server's calibration, reused by the later ones so every configuration does the same work. */
   calibration: Calibration | null;
+  /** --server rocksdb: the native server, its database and calibration, shared by every configuration. */
+  rocksdb: RocksdbRun | null;
 }
 
 function pointLine(name: string, p: PointResult): string {
@@ -115,7 +118,7 @@ async function runConfig(spec: ConfigSpec, ctx: Ctx): Promise<ConfigResult> {
   }
   const enclave = `bench-${process.pid}-${spec.name.replace(/[^A-Za-z0-9-]/g, '-')}`.slice(0, 40);
   let agent: AgentProcess | null = null;
-  let server: ServerProcess | null = null;
+  let server: ServerProcess | NativeServerProcess | null = null;
   let isolation: Isolation | null = null;
   const budget = ctx.loads.length;
   let advanced = 0;
@@ -142,12 +145,12 @@ async function runConfig(spec: ConfigSpec, ctx: Ctx): Promise<ConfigResult> {
       calibration: ctx.calibration,
       mix: ctx.mix,
       checkpointUs: opts.checkpointUs,
-      storeKeys: STORE_KEYS,
+      storeKeys: ctx.rocksdb?.keys ?? STORE_KEYS,
       seed: opts.seed,
     };
     out.advance(0, `${spec.name}: starting ${ctx.workers} workers`);
     const t0 = Date.now();
-    const started = await ServerProcess.start(config);
+    const started = ctx.rocksdb ? await NativeServerProcess.start(config, ctx.rocksdb) : await ServerProcess.start(config);
     server = started.server;
     live.add(server);
     if (spec.kind === 'linux' && spec.isolated) {
@@ -296,7 +299,7 @@ function writeReports(report: BenchReport, dir: string, docsFile: string, print:
   writeFileSync(join(dir, 'plot.svg'), svg);
   if (docsFile) {
     const docsPath = resolve(REPO_ROOT, docsFile);
-    regenerateDocs(docsPath, renderSection(report, tables, displayPath(dir)), join(dir, 'plot.svg'));
+    regenerateDocs(docsPath, renderSection(report, tables, displayPath(dir)), join(dir, 'plot.svg'), docTarget(report));
     print(`  docs: regenerated ${displayPath(docsPath)}`);
   }
 }
@@ -327,14 +330,24 @@ export async function runBench(
   command = 'runBench()',
 ): Promise<BenchRun> {
   const layout = planLayout(opts.cpus ? parseCpuList(opts.cpus) : availableCpus());
+  // A real RocksDB's service times are measured (on a worker cpu, before any agent isolates it), not configured.
+  const rocksdb = opts.server === 'rocksdb' ? prepareRocksdb(opts.rocksdbKeys, layout.workerCpus[0], resolve(REPO_ROOT, opts.out, 'rocksdb-bin')) : null;
+  try {
+    return await runSweeps(opts, layout, rocksdb, print, command);
+  } finally {
+    rocksdb?.cleanup();
+  }
+}
+
+async function runSweeps(opts: BenchOptions, layout: Layout, rocksdb: RocksdbRun | null, print: (line: string) => void, command: string): Promise<BenchRun> {
   const workers = opts.workers || defaultWorkers(layout);
-  const mix: RequestMix = { getUs: opts.getUs, getExpUs: opts.getExpUs, rangeUs: opts.rangeUs, rangeFrac: opts.rangeFrac };
+  const mix: RequestMix = rocksdb ? rocksdbMix(rocksdb, opts.rangeFrac) : { getUs: opts.getUs, getExpUs: opts.getExpUs, rangeUs: opts.rangeUs, rangeFrac: opts.rangeFrac };
   const nominal = (layout.workerCpus.length * 1e6) / meanServiceUs(mix);
   const loads = opts.loads.length ? [...new Set(opts.loads)].sort((a, b) => a - b) : defaultLoads(nominal, opts.quick);
   const specs = resolveConfigs(opts.configs);
   const layoutText = describeLayout(layout);
 
-  print(`syrup bench (RocksDB-like)${opts.quick ? ' [quick]' : ''}`);
+  print(`syrup bench (${rocksdb ? `RocksDB ${rocksdb.keys} keys, built in ${rocksdb.buildS} s` : 'RocksDB-like'})${opts.quick ? ' [quick]' : ''}`);
   for (const l of layoutText) print(`  layout: ${l}`);
   print(`  workers: ${workers}; nominal capacity ${int(nominal)} req/s (${layout.workerCpus.length} worker cpu(s) / ${meanServiceUs(mix).toFixed(1)} us mean service)`);
   print(`  loads (req/s): ${loads.map(int).join(', ')}; ${opts.warmup} s warm-up + ${opts.duration} s each; SLO GET p99 < ${int(opts.sloUs)} us`);
@@ -348,7 +361,7 @@ export async function runBench(
     if (opts.repeat > 1) print(`  sweep ${i + 1} of ${opts.repeat}`);
     // Each sweep its own seed: the spread then covers the arrival sequence as well as the machine's noise.
     const sweepOpts = { ...opts, seed: opts.seed + i };
-    const report = await sweep(sweepOpts, { layout, workers, mix, nominal, loads, specs, layoutText }, command, print);
+    const report = await sweep(sweepOpts, { layout, workers, mix, nominal, loads, specs, layoutText, rocksdb }, command, print);
     const dir = resolve(REPO_ROOT, opts.out, report.startedAt.replace(/[:.]/g, '-'));
     repeats.push(repeatSummary(report, displayPath(dir)));
     if (opts.repeat > 1) report.repeats = [...repeats];
@@ -389,14 +402,15 @@ interface SweepPlan {
   loads: number[];
   specs: ConfigSpec[];
   layoutText: string[];
+  rocksdb: RocksdbRun | null;
 }
 
 /** One sweep: every configuration at every load, evaluated. */
 async function sweep(opts: BenchOptions, plan: SweepPlan, command: string, print: (line: string) => void): Promise<BenchReport> {
   const startedAt = new Date();
-  const { layout, workers, mix, nominal, loads, specs, layoutText } = plan;
+  const { layout, workers, mix, nominal, loads, specs, layoutText, rocksdb } = plan;
   const out = makeOutput(specs.length * loads.length, opts.progress, print);
-  const ctx: Ctx = { opts, layout, workers, mix, loads, out, halfRate: null, calibration: null };
+  const ctx: Ctx = { opts, layout, workers, mix, loads, out, halfRate: null, calibration: rocksdb?.calibration ?? null, rocksdb };
   const configs: ConfigResult[] = [];
   try {
     for (const spec of specs) configs.push(await runConfig(spec, ctx));

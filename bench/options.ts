@@ -53,6 +53,14 @@ export interface BenchOptions {
    * checkpoint() before the signal, us. Default 40: a RANGE checkpoints every 30 us.
    */
   preemptGraceUs: number;
+  /**
+   * Which server (--server): model = bench/server.ts, the RocksDB-like store in TypeScript with calibrated
+   * service times (--get-us, --range-us); rocksdb = bench/rocksdb/server.cc, a real RocksDB with a native
+   * generator, dispatcher and workers (GET = one Get, RANGE = ~500 GETs of iterator scan, both measured). Default model.
+   */
+  server: 'model' | 'rocksdb';
+  /** Keys in the real RocksDB (--rocksdb-keys), ~100-byte values on tmpfs. Default 1000000. */
+  rocksdbKeys: number;
   /** Seed for arrivals and the store (--seed). Default 1. */
   seed: number;
   /** Progress bar on stderr (--no-progress to disable). Default: when stderr is a terminal. */
@@ -86,6 +94,8 @@ export const DEFAULTS: Readonly<BenchOptions> = {
   agentSleepUs: -1,
   agentPriority: -1,
   preemptGraceUs: 40,
+  server: 'model',
+  rocksdbKeys: 1_000_000,
   seed: 1,
   progress: process.stderr.isTTY === true,
   cpus: '',
@@ -137,6 +147,9 @@ export const USAGE = `usage: npm run bench -- [options]
   --agent-sleep-us US  agent --idle-sleep-us (-1: the layout's, 1000 when the agent shares its cpu)
   --agent-priority N   agent --agent-priority, SCHED_FIFO (-1: the layout's, 1 when the agent shares its cpu)
   --preempt-grace-us US   agent --preempt-grace-us: signal a preemption only if checkpoint() has not answered (40)
+  --server model|rocksdb   model: the RocksDB-like store in TypeScript (default); rocksdb: a real RocksDB
+                      (librocksdb-dev) behind a native generator, dispatcher and workers
+  --rocksdb-keys N    keys in the real RocksDB (1000000)
   --rerender DIR      measure nothing: re-render DIR/results.json (tables, plot, docs section)
   --seed N  --cpus LIST  --no-progress  --help`;
 
@@ -165,6 +178,8 @@ const FLAGS: Record<string, [keyof BenchOptions, Kind]> = {
   '--agent-sleep-us': ['agentSleepUs', 'int'],
   '--agent-priority': ['agentPriority', 'int'],
   '--preempt-grace-us': ['preemptGraceUs', 'number'],
+  '--server': ['server', 'string'],
+  '--rocksdb-keys': ['rocksdbKeys', 'int'],
   '--seed': ['seed', 'int'],
   '--progress': ['progress', 'flag'],
   '--no-progress': ['progress', 'off'],
@@ -262,6 +277,8 @@ export function validate(o: BenchOptions): BenchOptions {
   if (!Number.isInteger(o.preemptGraceUs) || o.preemptGraceUs < 0) throw new BenchOptionError('--preempt-grace-us', `must be a non-negative integer, got ${o.preemptGraceUs}`);
   if (!Number.isInteger(o.agentSleepUs) || o.agentSleepUs < -1 || o.agentSleepUs > 1_000_000) throw new BenchOptionError('--agent-sleep-us', `must be -1 (layout) or 0..1000000, got ${o.agentSleepUs}`);
   if (!Number.isInteger(o.agentPriority) || o.agentPriority < -1 || o.agentPriority > 98) throw new BenchOptionError('--agent-priority', `must be -1 (layout) or 0..98, got ${o.agentPriority}`);
+  if (o.server !== 'model' && o.server !== 'rocksdb') throw new BenchOptionError('--server', `must be model or rocksdb, got "${o.server}"`);
+  if (!Number.isInteger(o.rocksdbKeys) || o.rocksdbKeys < 1000) throw new BenchOptionError('--rocksdb-keys', `must be an integer >= 1000, got ${o.rocksdbKeys}`);
   if (!['auto', 'on', 'off'].includes(o.agentIdleYield)) throw new BenchOptionError('--agent-idle-yield', `must be auto, on or off, got "${o.agentIdleYield}"`);
   if (o.cpus !== '') {
     // The agent's own cpulist check (backwards ranges, cpus this machine lacks); the layout keeps the given order.

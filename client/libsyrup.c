@@ -110,6 +110,13 @@ int syrup_set_qos(syrup_enclave *enc, syrup_handle task, uint32_t qos)
 	return rc;
 }
 
+uint64_t syrup_placed_at_ns(syrup_enclave *enc, syrup_handle task)
+{
+	int rc;
+	struct syr_task *t = live_task(enc, task, &rc);
+	return t ? __atomic_load_n(&t->commit_ns, __ATOMIC_ACQUIRE) : 0;
+}
+
 int syrup_set_group(syrup_enclave *enc, syrup_handle task, uint32_t group)
 {
 	int rc;

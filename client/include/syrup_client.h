@@ -87,6 +87,9 @@ int syrup_set_deadline(syrup_enclave *enc, syrup_handle task, uint64_t abs_ns); 
 int syrup_set_qos(syrup_enclave *enc, syrup_handle task, uint32_t qos);
 int syrup_set_group(syrup_enclave *enc, syrup_handle task, uint32_t group);
 
+/* When the agent committed the task's latest placement (CLOCK_MONOTONIC ns): for measuring commit-to-running. */
+uint64_t syrup_placed_at_ns(syrup_enclave *enc, syrup_handle task);
+
 /* True once the agent is gone: threads run under Linux. */
 bool syrup_detached(syrup_enclave *enc);
 /* The calling thread's handle, or 0 if it is not registered. */
