@@ -1,4 +1,4 @@
-// net_sockets.cc: the socket calls Node lacks: SO_REUSEPORT groups, socket identity, reuseport BPF attach, peer credentials, pidfd fd transfer.
+// net_sockets.cc: the socket calls Node lacks: SO_REUSEPORT groups, socket identity, reuseport BPF attach, peer credentials, pidfds and fd transfer.
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -172,6 +172,16 @@ static Napi::Value PeerPidfd(const Napi::CallbackInfo &info) {
   return Napi::Number::New(env, pidfd);
 }
 
+// pidfdOpen(pid): a pidfd for a process named by pid (syrupd checks, through
+// /proc, that the requester may act on it before it takes any of its fds).
+static Napi::Value PidfdOpen(const Napi::CallbackInfo &info) {
+  int pid = ArgPositive(info, 0, "pid");
+  int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+  if (pidfd < 0) ThrowErrno(info.Env(), "pidfd_open(" + std::to_string(pid) + ") failed", errno);
+  fcntl(pidfd, F_SETFD, FD_CLOEXEC);
+  return Napi::Number::New(info.Env(), pidfd);
+}
+
 // pidfdGetfd(pidfd, targetFd): a duplicate, in this process, of another
 // process's fd. Needs ptrace rights over it (syrupd runs as root).
 static Napi::Value PidfdGetfd(const Napi::CallbackInfo &info) {
@@ -190,6 +200,7 @@ void InitSockets(Napi::Env env, Napi::Object exports) {
   exports.Set("peerCred", Napi::Function::New(env, PeerCred));
   exports.Set("peerPidfd", Napi::Function::New(env, PeerPidfd));
   exports.Set("pidfdGetfd", Napi::Function::New(env, PidfdGetfd));
+  exports.Set("pidfdOpen", Napi::Function::New(env, PidfdOpen));
 }
 
 }  // namespace syrnet

@@ -78,6 +78,7 @@ export interface NetAddon {
   peerCred(fd: number): { pid: number; uid: number; gid: number };
   peerPidfd(fd: number): number;
   pidfdGetfd(pidfd: number, targetFd: number): number;
+  pidfdOpen(pid: number): number;
   ifindex(ifname: string): number;
   xdpLink(progFd: number, ifindex: number, mode: 'skb' | 'drv' | 'hw'): number;
   xdpAttachedId(ifindex: number, mode: 'skb' | 'drv' | 'hw'): number;

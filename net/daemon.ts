@@ -5,6 +5,7 @@ import path from 'node:path';
 import type { Logger } from 'pino';
 import { netAddon } from './addon.ts';
 import { PolicyCompiler } from './compiler.ts';
+import { authorizeTarget, pidfdPid, type FdSource } from './attach.ts';
 import { Deployment, type Caller, type DeployContext } from './deployment.ts';
 import { InterfaceDispatcher } from './dispatcher.ts';
 import { SyrupError } from './errors.ts';
@@ -31,11 +32,16 @@ function socketFd(socket: net.Socket): number {
   return fd;
 }
 
+/** How often a target-deployed policy checks that its target is alive. */
+const TARGET_POLL_MS = 250;
+
 export class SyrupDaemon {
   private server: net.Server | null = null;
   private readonly connections = new Set<Connection>();
   private readonly policies = new Map<number, Deployment>();
   private readonly policyConn = new Map<number, Connection>();
+  /** Policies deployed onto a target process: the watch that removes them when it exits, and its pidfd. */
+  private readonly targets = new Map<number, { timer: NodeJS.Timeout; pidfd: number }>();
   private readonly dispatchers = new Map<string, InterfaceDispatcher>();
   private readonly claims = new Map<string, number>();
   private readonly pins: PinTree;
@@ -175,18 +181,35 @@ export class SyrupDaemon {
   private async handle(conn: Connection, req: Request): Promise<unknown> {
     switch (req.op) {
       case 'deploy': {
-        const { objectPath, cached } = await this.compiler.compile(req.hook, req.file, req.source, conn.caller);
-        const dep = new Deployment(this.nextPolicy++, req, conn.caller, this.context());
-        await dep.deploy(objectPath);
-        if (conn.closed) {
-          await dep.remove();
-          throw new SyrupError('ENOPOLICY', 'the app disconnected during deployment');
+        // A target is checked before anything is compiled or loaded for it.
+        const target = req.target !== undefined ? authorizeTarget(conn.caller, req.target) : undefined;
+        let dep: Deployment;
+        let cached = false;
+        try {
+          const compiled = await this.compiler.compile(req.hook, req.file, req.source, conn.caller);
+          cached = compiled.cached;
+          const objectPath = compiled.objectPath;
+          dep = new Deployment(this.nextPolicy++, req, conn.caller, this.context(), target);
+          await dep.deploy(objectPath);
+        } catch (err) {
+          if (target) netAddon.closeFd(target.pidfd);
+          throw err;
         }
-        this.policies.set(dep.id, dep);
-        this.policyConn.set(dep.id, conn);
-        conn.policies.add(dep.id);
+        if (target) {
+          // Not the requester's: it lives until removed or until the target exits.
+          this.policies.set(dep.id, dep);
+          this.watchTarget(dep, target);
+        } else {
+          if (conn.closed) {
+            await dep.remove();
+            throw new SyrupError('ENOPOLICY', 'the app disconnected during deployment');
+          }
+          this.policies.set(dep.id, dep);
+          this.policyConn.set(dep.id, conn);
+          conn.policies.add(dep.id);
+        }
         this.log.info(
-          { policy: dep.id, hook: req.hook, ports: req.ports, ifname: req.ifname, uid: conn.caller.uid, pid: conn.caller.pid, cached },
+          { policy: dep.id, hook: req.hook, ports: req.ports, ifname: req.ifname, uid: conn.caller.uid, pid: conn.caller.pid, target: req.target, cached },
           'policy deployed',
         );
         return dep.describe();
@@ -249,8 +272,33 @@ export class SyrupDaemon {
   }
 
   /** Listed until fully undone, so "gone from the list" means detached and unpinned. */
+  /**
+   * A policy deployed onto a target goes when the target does: its group's
+   * sockets close with it, and what is left (pins, the claim) is undone. A
+   * pidfd turns readable when its process exits; fdinfo is polled instead of
+   * poll(2) because Node has no way to wait on an arbitrary fd.
+   */
+  private watchTarget(dep: Deployment, target: FdSource): void {
+    const timer = setInterval(() => {
+      if (pidfdPid(target.pidfd) !== -1 || !this.policies.has(dep.id)) return;
+      this.log.info({ policy: dep.id, target: target.pid }, 'target exited; policy removed');
+      void this.removePolicy(dep).catch((err: unknown) => this.log.warn({ err }, 'removing a policy of an exited target failed'));
+    }, TARGET_POLL_MS);
+    timer.unref();
+    this.targets.set(dep.id, { timer, pidfd: target.pidfd });
+  }
+
   private async removePolicy(dep: Deployment): Promise<void> {
-    await dep.remove();
+    const watch = this.targets.get(dep.id);
+    if (watch) {
+      clearInterval(watch.timer);
+      this.targets.delete(dep.id);
+    }
+    try {
+      await dep.remove();
+    } finally {
+      if (watch) netAddon.closeFd(watch.pidfd);
+    }
     this.policies.delete(dep.id);
     const conn = this.policyConn.get(dep.id);
     conn?.policies.delete(dep.id);

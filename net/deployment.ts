@@ -2,6 +2,7 @@
 import os from 'node:os';
 import path from 'node:path';
 import { netAddon, type AddonError, type MapEntry, type NativeBpfObject } from './addon.ts';
+import { discoverGroup, type FdSource } from './attach.ts';
 import type { InterfaceDispatcher } from './dispatcher.ts';
 import { SyrupError } from './errors.ts';
 import { HOOKS, MAX_EXECUTORS, type HookSpec } from './hooks.ts';
@@ -39,12 +40,12 @@ export interface DeployContext {
   warn(message: string, err: unknown): void;
 }
 
-/** Duplicate one of the app's fds into syrupd (the app proves it holds the socket by naming it). */
-function takeFd(caller: Caller, fd: number, what: string): number {
+/** Duplicate one of the app's fds into syrupd (the app proves it holds the socket by naming it; a target's were found by discoverGroup). */
+function takeFd(source: FdSource, fd: number, what: string): number {
   try {
-    return netAddon.pidfdGetfd(caller.pidfd, fd);
+    return netAddon.pidfdGetfd(source.pidfd, fd);
   } catch (err) {
-    throw new SyrupError('EEXECUTOR', `${what} (fd ${fd}) cannot be taken from pid ${caller.pid}: ${(err as Error).message}`);
+    throw new SyrupError('EEXECUTOR', `${what} (fd ${fd}) cannot be taken from pid ${source.pid}: ${(err as Error).message}`);
   }
 }
 
@@ -67,6 +68,10 @@ export class Deployment {
   private pinned: MapDescription[] = [];
   private counterObject: NativeBpfObject | null = null;
   private executorCount = 0;
+  /** The executor fds, in the fd table of `source`: the request's, or the target's group as found. */
+  private executorFds: number[] = [];
+  /** Whose fds the executors are: the app's, or (request.target) the process it was deployed onto. */
+  readonly source: FdSource;
   /** Undo steps, run last-first by remove(). */
   private readonly undo: (() => void | Promise<void>)[] = [];
   private removal: Promise<void> | null = null;
@@ -76,7 +81,9 @@ export class Deployment {
     readonly request: DeployRequest,
     readonly caller: Caller,
     private readonly ctx: DeployContext,
+    target?: FdSource,
   ) {
+    this.source = target ?? { pid: caller.pid, pidfd: caller.pidfd };
     this.spec = HOOKS[request.hook];
     const base = path.basename(request.file).replace(/\.c$/, '').replace(/[^A-Za-z0-9_-]/g, '_').slice(0, 48);
     this.name = `${id}-${base || 'policy'}`;
@@ -121,7 +128,9 @@ export class Deployment {
     if (this.spec.executors === 'cpus' || this.spec.executors === 'none') {
       if (req.executors.length > 0) throw new SyrupError('EBADREQUEST', `request.executors is not used by hook ${req.hook}`);
     }
-    this.executorCount = this.spec.executors === 'cpus' ? os.cpus().length : req.executors.length;
+    this.executorFds =
+      req.target !== undefined && req.executors.length === 0 ? discoverGroup(this.source, req.protocol, req.ports[0]!) : [...req.executors];
+    this.executorCount = this.spec.executors === 'cpus' ? os.cpus().length : this.executorFds.length;
 
     const rodata: Record<string, Buffer> = { syr_executor_count: u32(Math.max(1, this.executorCount)) };
     if (attach.kind === 'offload') {
@@ -160,7 +169,7 @@ export class Deployment {
 
     if (this.spec.executors === 'sockets') this.attachReuseport(loaded.program.fd);
     else if (this.spec.executors === 'xsk') {
-      req.executors.forEach((fd, i) => this.setExecutor(i, fd));
+      this.executorFds.forEach((fd, i) => this.setExecutor(i, fd));
       this.attachDispatcher(loaded.program.fd, ifindex);
     } else if (this.spec.executors === 'cpus') {
       this.fillCpumap();
@@ -183,9 +192,9 @@ export class Deployment {
     const executors = this.map('syr_executors');
     const dups: number[] = [];
     try {
-      req.executors.forEach((fd, i) => {
+      this.executorFds.forEach((fd, i) => {
         const what = `request.executors[${i}] (fd ${fd})`;
-        const dup = takeFd(this.caller, fd, `request.executors[${i}]`);
+        const dup = takeFd(this.source, fd, `request.executors[${i}]`);
         dups.push(dup);
         this.putExecutor(executors, i, dup, what);
       });
@@ -194,7 +203,7 @@ export class Deployment {
       } catch (err) {
         throw new SyrupError('EEXECUTOR', `cannot attach the policy to the SO_REUSEPORT group of port ${port}: ${(err as Error).message}`);
       }
-      const appFds = [...req.executors];
+      const appFds = [...this.executorFds];
       const inodes = dups.map((d) => netAddon.socketInfo(d).inode);
       this.undo.push(() => this.detachReuseport(appFds, inodes));
     } finally {
@@ -212,7 +221,7 @@ export class Deployment {
     for (const fd of appFds) {
       let dup: number;
       try {
-        dup = netAddon.pidfdGetfd(this.caller.pidfd, fd);
+        dup = netAddon.pidfdGetfd(this.source.pidfd, fd);
       } catch {
         continue;
       }
@@ -235,7 +244,7 @@ export class Deployment {
     if (this.spec.executors !== 'sockets' && this.spec.executors !== 'xsk')
       throw new SyrupError('EBADREQUEST', `hook ${this.request.hook} has no socket executors`);
     const executors = this.map('syr_executors');
-    const dup = takeFd(this.caller, fd, `executor ${index}`);
+    const dup = takeFd(this.source, fd, `executor ${index}`);
     try {
       this.putExecutor(executors, index, dup, `executor ${index} (fd ${fd})`);
     } finally {
@@ -342,6 +351,7 @@ export class Deployment {
       pid: this.caller.pid,
       pinDir: this.pinDir,
       executors: this.executorCount,
+      ...(r.target !== undefined ? { target: r.target, executorFds: [...this.executorFds] } : {}),
       maps: this.pinned,
       deployedAt: this.deployedAt.toISOString(),
     };

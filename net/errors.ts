@@ -17,6 +17,7 @@ export type SyrupErrorCode =
   | 'ENOPOLICY' // no such policy (or not the caller's)
   | 'ENOMAP'
   | 'EPERM'
+  | 'ENOTARGET' // request.target names no process (or it exited)
   | 'ECONNECTION' // client side: syrupd unreachable or gone
   | 'EINTERNAL';
 

@@ -17,8 +17,15 @@ export interface DeployRequest {
   protocol: Protocol;
   /** Interface for the XDP hooks. */
   ifname?: string;
-  /** The app's own fds (sockets, AF_XDP sockets), in executor-index order. */
+  /** The app's own fds (sockets, AF_XDP sockets), in executor-index order; with `target`, fds of the target (empty: found by syrupd). */
   executors: number[];
+  /**
+   * socket_select only: deploy onto the SO_REUSEPORT group of this process
+   * (one the requester did not write or start, e.g. nginx), which the
+   * requester may act on (same uid, or root). The policy then lives until it
+   * is removed or the target exits, not with the requester's connection.
+   */
+  target?: number;
 }
 
 export interface PolicyRef {
@@ -56,6 +63,9 @@ export interface PolicyDescription {
   pid: number;
   pinDir: string;
   executors: number;
+  /** Deployed onto another process (request.target): its pid, and the fds of its group's sockets, in executor order. */
+  target?: number;
+  executorFds?: number[];
   maps: MapDescription[];
   deployedAt: string;
 }
@@ -215,9 +225,13 @@ function parseDeploy(o: Record<string, unknown>): DeployRequest {
     });
   }
   const req: DeployRequest = { op: 'deploy', file, source, hook: hook as HookName, ports, protocol, executors };
+  if (o.target !== undefined) {
+    if (hook !== 'socket_select') bad('request.target is only for socket_select (the other hooks schedule an interface, not a process)');
+    req.target = int(o, 'target', 1, 2 ** 22);
+  }
   if (hook === 'socket_select') {
     if (ports.length !== 1) bad('request.ports must hold exactly one port for socket_select');
-    if (executors.length === 0) bad('request.executors must list the sockets of the SO_REUSEPORT group');
+    if (executors.length === 0 && req.target === undefined) bad('request.executors must list the sockets of the SO_REUSEPORT group (or request.target name the process that holds them)');
   } else {
     const ifname = str(o, 'ifname', 15);
     if (!/^[A-Za-z0-9_.:-]+$/.test(ifname)) bad('request.ifname is not a valid interface name');

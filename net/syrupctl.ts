@@ -1,11 +1,11 @@
-// syrupctl.ts: the syrupctl command: list deployed network policies (hooks, owners, counters) and remove one.
+// syrupctl.ts: the syrupctl command: list deployed network policies (hooks, owners, counters), deploy one onto a running server, remove one.
 import { userInfo } from 'node:os';
 import { parseArgs } from 'node:util';
 import { readFileSync } from 'node:fs';
 import { SyrupClient } from './client.ts';
 import { SyrupError } from './errors.ts';
 import { SYRUPD_DEFAULTS } from './options.ts';
-import type { ListResult, PolicyStatus } from './protocol.ts';
+import type { ListResult, PolicyDescription, PolicyStatus } from './protocol.ts';
 
 export const USAGE = `Usage: syrupctl [--socket PATH] [--json] <command>
 
@@ -14,7 +14,13 @@ Commands:
                 counters (decisions per executor, PASS, DROP, no-executor fallbacks;
                 cpu_redirect: packets processed per cpu; mean run time when
                 kernel.bpf_stats_enabled=1), then XDP dispatchers per interface
-  remove ID     detach and unpin policy ID (its owner or root)
+  deploy --pid PID --port PORT [--protocol tcp|udp] POLICY.c
+                deploy a socket_select policy onto the SO_REUSEPORT group of a running
+                process syrupd did not start (e.g. nginx with "listen ... reuseport"):
+                syrupd finds its sockets bound to PORT (executor i = its i-th socket by
+                fd number). Allowed for the process's own user and root. The policy
+                stays until removed or until the process exits
+  remove ID     detach and unpin policy ID (its owner or root); the kernel's hash is back
 
   --socket PATH   syrupd's socket (default: $SYRUPD_SOCKET or ${SYRUPD_DEFAULTS.socketPath})
   --json          machine-readable output
@@ -69,7 +75,10 @@ export async function main(argv: string[]): Promise<number> {
     parsed = parseArgs({
       args: argv,
       allowPositionals: true,
-      options: { socket: { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
+      options: {
+        socket: { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
+        pid: { type: 'string' }, port: { type: 'string' }, protocol: { type: 'string' },
+      },
     });
   } catch (err) {
     process.stderr.write(`syrupctl: ${(err as Error).message}\n${USAGE.split('\n')[0]}\n`);
@@ -81,7 +90,7 @@ export async function main(argv: string[]): Promise<number> {
     return 0;
   }
   const [command, ...rest] = positionals;
-  if (command !== 'list' && command !== 'remove') {
+  if (command !== 'list' && command !== 'remove' && command !== 'deploy') {
     process.stderr.write(`syrupctl: ${command ? `unknown command ${command}` : 'missing command'}\n${USAGE.split('\n')[0]}\n`);
     return 2;
   }
@@ -89,10 +98,35 @@ export async function main(argv: string[]): Promise<number> {
     process.stderr.write('syrupctl: remove takes one policy id\n');
     return 2;
   }
+  let deploy: { file: string; source: string; pid: number; port: number; protocol: 'tcp' | 'udp' } | null = null;
+  if (command === 'deploy') {
+    const usage = (m: string) => {
+      process.stderr.write(`syrupctl: deploy: ${m}\n`);
+      return 2;
+    };
+    if (rest.length !== 1) return usage('takes one policy file (syrupctl deploy --pid PID --port PORT POLICY.c)');
+    if (!values.pid || !/^[1-9][0-9]*$/.test(values.pid)) return usage('--pid must be a process id');
+    if (!values.port || !/^[0-9]+$/.test(values.port) || Number(values.port) < 1 || Number(values.port) > 65535) return usage('--port must be 1..65535');
+    const protocol = values.protocol ?? 'tcp';
+    if (protocol !== 'tcp' && protocol !== 'udp') return usage(`--protocol must be tcp or udp (got ${protocol})`);
+    let source: string;
+    try {
+      source = readFileSync(rest[0]!, 'utf8');
+    } catch (err) {
+      return usage(`cannot read ${rest[0]}: ${(err as Error).message}`);
+    }
+    deploy = { file: rest[0]!, source, pid: Number(values.pid), port: Number(values.port), protocol };
+  }
   let client: SyrupClient | null = null;
   try {
     client = await SyrupClient.connect(values.socket ? { socketPath: values.socket } : {});
-    if (command === 'list') {
+    if (deploy) {
+      const d = (await client.request('deploy', {
+        file: deploy.file, source: deploy.source, hook: 'socket_select', port: deploy.port, protocol: deploy.protocol, target: deploy.pid,
+      })) as PolicyDescription;
+      process.stdout.write(values.json ? JSON.stringify(d, null, 2) + '\n' :
+        `policy ${d.id} deployed onto pid ${deploy.pid}: ${deploy.protocol} port ${deploy.port}, ${d.executors} sockets (fds ${(d.executorFds ?? []).join(', ')})\n`);
+    } else if (command === 'list') {
       const r = await client.listPolicies();
       process.stdout.write((values.json ? JSON.stringify(r, null, 2) : formatList(r)) + '\n');
     } else {

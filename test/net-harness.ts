@@ -111,6 +111,20 @@ if (kind === 'udp') {
       await new Promise((r) => s.close(r));
     }
   })().catch((e) => { console.error(e); process.exit(1); });
+} else if (kind === 'http') {
+  // One HTTP/1.0 GET per source port, one after the other; a reset ends each
+  // so no TIME_WAIT keeps the port from being used again by the next run.
+  const net = require('node:net');
+  (async () => {
+    for (const localPort of jobs.srcPorts) {
+      await new Promise((r, j) => {
+        const c = net.connect({ port: Number(port), host, localPort }, () => c.write('GET / HTTP/1.0\\r\\n\\r\\n'));
+        c.on('error', j);
+        c.on('data', () => undefined);
+        c.on('end', () => { c.resetAndDestroy(); r(); });
+      });
+    }
+  })().catch((e) => { console.error(e); process.exit(1); });
 } else {
   const net = require('node:net');
   (async () => {
@@ -149,6 +163,11 @@ export function sendUdp(ns: Netns, host: string, port: number, jobs: UdpJob[]): 
 /** Open `connections` TCP connections from inside `ns` to host:port, one after the other. */
 export function connectTcp(ns: Netns, host: string, port: number, connections: number): Promise<void> {
   return runSender(ns, ['tcp', host, String(port), JSON.stringify({ connections })]);
+}
+
+/** One HTTP GET per source port (one 5-tuple each) from inside `ns` to host:port, in order. */
+export function httpGets(ns: Netns, host: string, port: number, srcPorts: number[]): Promise<void> {
+  return runSender(ns, ['http', host, String(port), JSON.stringify({ srcPorts })]);
 }
 
 /** Resolve once `cond` holds, polling; rejects with `what` after timeoutMs. Only for waiting on delivery, never as a pass/fail timing check. */
