@@ -1,12 +1,14 @@
 // run.ts: `npm run bench:net`: the Syrup socket-select experiment (kernel hash vs round robin vs least loaded) plus per-hook costs, written to docs/benchmarks-net.md.
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { repoRoot } from '../../net/addon.ts';
 import { SyrupClient } from '../../net/client.ts';
 import { startSyrupdProcess } from '../../net/syrupd-process.ts';
 import { measureHookCosts, type HookCost } from './hook-cost.ts';
+import { replaceSection } from '../doc-section.ts';
 import { buildBinaries } from './native.ts';
+import { BEGIN as NGINX_BEGIN, END as NGINX_END } from './nginx.ts';
 import { NetBenchOptionError, parseNetBenchArgs, resolveNetBenchOptions, USAGE } from './options.ts';
 import { renderP99Plot } from './plot.ts';
 import { renderReport, type NetBenchReport } from './report.ts';
@@ -83,7 +85,13 @@ async function main(): Promise<number> {
     writeFileSync(raw, JSON.stringify(report, null, 2));
     const md = renderReport(report, 'benchmarks-net-p99.svg', path.relative(repoRoot, raw));
     if (o.docs) {
-      writeFileSync(path.join(repoRoot, 'docs', 'benchmarks-net.md'), md);
+      // The file is this benchmark's, but for the nginx section (bench/net/nginx.ts), which is kept as it is.
+      const doc = path.join(repoRoot, 'docs', 'benchmarks-net.md');
+      const old = existsSync(doc) ? readFileSync(doc, 'utf8') : '';
+      const b = old.indexOf(NGINX_BEGIN);
+      const e = old.indexOf(NGINX_END);
+      writeFileSync(doc, md);
+      if (b >= 0 && e > b) replaceSection(doc, NGINX_BEGIN, NGINX_END, old.slice(b + NGINX_BEGIN.length, e));
       writeFileSync(path.join(repoRoot, 'docs', 'benchmarks-net-p99.svg'), renderP99Plot(sweeps, report.sloUs, report.capacity));
       log('wrote docs/benchmarks-net.md and docs/benchmarks-net-p99.svg');
     }

@@ -18,6 +18,8 @@ export interface Nginx {
   requestsByWorker(): Map<number, number>;
   /** Source port -> worker pid, for the requests logged so far (the last one per port). */
   workerOfPort(): Map<number, number>;
+  /** Distinct connections per worker pid in the access log so far. */
+  connectionsByWorker(): Map<number, number>;
   stop(): Promise<void>;
 }
 
@@ -45,7 +47,7 @@ pid ${dir}/nginx.pid;
 error_log ${dir}/error.log warn;
 events { worker_connections 512; }
 http {
-  log_format bypid '$pid $remote_port';
+  log_format bypid '$pid $remote_port $connection';
   access_log ${accessLog} bypid;
   client_body_temp_path ${dir}/body;
   proxy_temp_path ${dir}/proxy;
@@ -89,7 +91,7 @@ http {
   }
   fs.writeFileSync(accessLog, ''); // the readiness probes logged nothing (no request), but start clean
   const entries = () =>
-    (fs.existsSync(accessLog) ? fs.readFileSync(accessLog, 'utf8') : '').split('\n').filter(Boolean).map((l) => l.split(' ').map(Number) as [number, number]);
+    (fs.existsSync(accessLog) ? fs.readFileSync(accessLog, 'utf8') : '').split('\n').filter(Boolean).map((l) => l.split(' ').map(Number) as [number, number, number]);
   return {
     master,
     workers: children(),
@@ -100,6 +102,14 @@ http {
       return m;
     },
     workerOfPort: () => new Map(entries().map(([pid, p]) => [p, pid])),
+    connectionsByWorker: () => {
+      const conns = new Map<number, Set<number>>();
+      for (const [pid, , conn] of entries()) {
+        if (!conns.has(pid)) conns.set(pid, new Set());
+        conns.get(pid)!.add(conn);
+      }
+      return new Map([...conns].map(([pid, s]) => [pid, s.size]));
+    },
     stop,
   };
 }
