@@ -31,6 +31,10 @@ interface CostConfig {
 
 const CONFIGS: CostConfig[] = [
   { config: 'no policy' },
+  // Where socket_select's time goes: the program with no selection (pass_through parses and returns PASS),
+  // the selection helper with no policy work (first_executor), then round robin's own map and atomic.
+  { config: 'socket_select pass_through (no selection)', hook: 'socket_select', policy: 'bench/net/pass_through.c', executors: true },
+  { config: 'socket_select first_executor (selection only)', hook: 'socket_select', policy: 'bench/net/first_executor.c', executors: true },
   { config: 'socket_select round_robin', hook: 'socket_select', policy: 'net/policies/round_robin.c', executors: true },
   { config: 'xdp_skb dispatcher only (port not owned)', hook: 'xdp_skb', policy: 'bench/net/pass_through.c', otherPort: true },
   { config: 'xdp_skb pass_through', hook: 'xdp_skb', policy: 'bench/net/pass_through.c' },
