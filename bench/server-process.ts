@@ -1,8 +1,8 @@
 // server-process.ts: runs bench/server.ts as a child process and talks to it: wait for ready, run a phase, quit.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { REPO_ROOT } from './configs.ts';
-import { LineTail, readJsonLines, tailLines } from './lines.ts';
+import { JsonLineChild } from './json-child.ts';
 import type { PhaseCommand, PhaseResult, ServerConfig, ServerEvent } from './protocol.ts';
 
 const SERVER = fileURLToPath(new URL('./server.ts', import.meta.url));
@@ -25,80 +25,19 @@ export const SERVER_V8_FLAGS = (process.env.SYRUP_BENCH_V8_FLAGS ?? '--single-th
 
 type Ready = Extract<ServerEvent, { bench: 'ready' }>;
 
-export class ServerProcess {
-  readonly tail = new LineTail(40);
-  private waiting: { resolve: (ev: ServerEvent) => void; reject: (err: Error) => void } | null = null;
-  private dead: Error | null = null;
-  private readonly exited: Promise<void>;
-
-  private constructor(private readonly child: ChildProcess) {
-    readJsonLines(child.stdout!, this.tail, (obj) => {
-      if (typeof obj.bench !== 'string') return;
-      const ev = obj as unknown as ServerEvent;
-      const w = this.waiting;
-      this.waiting = null;
-      if (ev.bench === 'error') w?.reject(new Error(`server: ${ev.message}`));
-      else w?.resolve(ev);
-    });
-    tailLines(child.stderr!, this.tail);
-    this.exited = new Promise((resolve) =>
-      child.once('exit', (code, signal) => {
-        this.dead = new Error(`server exited (code ${code}, signal ${signal}):\n${this.tail.text()}`);
-        this.waiting?.reject(this.dead);
-        this.waiting = null;
-        resolve();
-      }),
-    );
-  }
-
+export class ServerProcess extends JsonLineChild<ServerEvent> {
   static async start(config: ServerConfig): Promise<{ server: ServerProcess; ready: Ready }> {
     const child = spawn(process.execPath, [...SERVER_V8_FLAGS, '--import', 'tsx', SERVER, JSON.stringify(config)], {
       cwd: REPO_ROOT,
       stdio: ['pipe', 'pipe', 'pipe'],
     });
-    const server = new ServerProcess(child);
-    const timer = setTimeout(() => child.kill('SIGKILL'), STARTUP_LIMIT_MS);
-    try {
-      const ev = await server.next();
-      if (ev.bench !== 'ready') throw new Error(`server sent ${ev.bench} before ready`);
-      return { server, ready: ev };
-    } catch (err) {
-      child.kill('SIGKILL');
-      throw err;
-    } finally {
-      clearTimeout(timer);
-    }
-  }
-
-  private next(): Promise<ServerEvent> {
-    if (this.dead) return Promise.reject(this.dead);
-    return new Promise((resolve, reject) => {
-      this.waiting = { resolve, reject };
-    });
+    const server = new ServerProcess(child, 'server');
+    return { server, ready: (await server.ready(STARTUP_LIMIT_MS)) as Ready };
   }
 
   async runPhase(cmd: PhaseCommand): Promise<PhaseResult> {
-    const reply = this.next();
-    this.child.stdin!.write(JSON.stringify(cmd) + '\n');
-    const ev = await reply;
+    const ev = await this.ask(cmd);
     if (ev.bench !== 'result') throw new Error(`server sent ${ev.bench}, expected a result`);
     return ev.result;
-  }
-
-  async quit(): Promise<void> {
-    if (!this.dead) {
-      this.child.stdin!.write(JSON.stringify({ cmd: 'quit' }) + '\n');
-      const timer = setTimeout(() => this.child.kill('SIGKILL'), 10_000);
-      await this.exited;
-      clearTimeout(timer);
-    }
-  }
-
-  get pid(): number {
-    return this.child.pid ?? 0;
-  }
-
-  kill(): void {
-    this.child.kill('SIGKILL');
   }
 }

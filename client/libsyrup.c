@@ -83,45 +83,25 @@ static struct syr_task *live_task(syrup_enclave *enc, syrup_handle h, int *rc)
 	return *rc ? NULL : t;
 }
 
-int syrup_set_hint(syrup_enclave *enc, syrup_handle task, uint64_t runtime_ns)
-{
-	int rc;
-	struct syr_task *t = live_task(enc, task, &rc);
-	if (t)
-		__atomic_store_n(&t->hint, runtime_ns, __ATOMIC_RELEASE);
-	return rc;
-}
+/* The four hint setters differ only in the word they store. */
+#define SYRUP_HINT_SETTER(fn, type, field)                               \
+	int fn(syrup_enclave *enc, syrup_handle task, type v)            \
+	{                                                                \
+		int rc;                                                  \
+		struct syr_task *t = live_task(enc, task, &rc);          \
+		if (t)                                                   \
+			__atomic_store_n(&t->field, v, __ATOMIC_RELEASE); \
+		return rc;                                               \
+	}
 
-int syrup_set_deadline(syrup_enclave *enc, syrup_handle task, uint64_t abs_ns)
-{
-	int rc;
-	struct syr_task *t = live_task(enc, task, &rc);
-	if (t)
-		__atomic_store_n(&t->deadline_ns, abs_ns, __ATOMIC_RELEASE);
-	return rc;
-}
-
-int syrup_set_qos(syrup_enclave *enc, syrup_handle task, uint32_t qos)
-{
-	int rc;
-	struct syr_task *t = live_task(enc, task, &rc);
-	if (t)
-		__atomic_store_n(&t->qos, qos, __ATOMIC_RELEASE);
-	return rc;
-}
+SYRUP_HINT_SETTER(syrup_set_hint, uint64_t, hint)
+SYRUP_HINT_SETTER(syrup_set_deadline, uint64_t, deadline_ns)
+SYRUP_HINT_SETTER(syrup_set_qos, uint32_t, qos)
+SYRUP_HINT_SETTER(syrup_set_group, uint32_t, group)
 
 uint64_t syrup_placed_at_ns(syrup_enclave *enc, syrup_handle task)
 {
 	int rc;
 	struct syr_task *t = live_task(enc, task, &rc);
 	return t ? __atomic_load_n(&t->commit_ns, __ATOMIC_ACQUIRE) : 0;
-}
-
-int syrup_set_group(syrup_enclave *enc, syrup_handle task, uint32_t group)
-{
-	int rc;
-	struct syr_task *t = live_task(enc, task, &rc);
-	if (t)
-		__atomic_store_n(&t->group, group, __ATOMIC_RELEASE);
-	return rc;
 }

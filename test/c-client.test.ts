@@ -62,3 +62,14 @@ t.test('the agent SIGKILLed mid-run: the C workers finish under Linux', async (t
   t.equal(s.jobs, 150, 'every job ran');
   t.equal(s.detached, 1, 'the library noticed the agent was gone');
 });
+
+t.test('hint setters take live handles only', async (t) => {
+  const bin = buildAgainstLibsyrup(t, 'hint-check', 'test/fixtures/hint-check.c');
+  const name = enclaveName('chints');
+  const agent = await startAgent(agentArgs(name));
+  t.teardown(() => agent.stop());
+  const r = spawnSync(bin, [name], { encoding: 'utf8', timeout: 20_000 });
+  t.equal(r.status, 0, r.stderr);
+  t.equal(r.stdout.trim(), 'own=0 stale=STALE_HANDLE bad=-22 placed=1 self=1 after=NOT_REGISTERED self_after=0',
+    'own handle: set; another generation: STALE_HANDLE; a bare slot: EINVAL; after unregister: NOT_REGISTERED');
+});

@@ -1,5 +1,5 @@
 // native-server.ts: builds and drives the native RocksDB server (server.cc): the database and calibration once per run, then the same phase protocol as bench/server.ts.
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -7,7 +7,7 @@ import type { Calibration } from '../calibrate.ts';
 import { REPO_ROOT } from '../configs.ts';
 import { TypeStats } from '../dispatcher.ts';
 import { encodeHistogram, recordUs, summarize } from '../histogram.ts';
-import { LineTail, readJsonLines, tailLines } from '../lines.ts';
+import { JsonLineChild } from '../json-child.ts';
 import { formatCpuList } from '../pin.ts';
 import type { PhaseCommand, PhaseResult, RequestMix, ServerConfig, ServerEvent } from '../protocol.ts';
 
@@ -136,31 +136,7 @@ export function phaseResult(done: PhaseDone, data: Float64Array): PhaseResult {
 }
 
 /** The native server as the harness drives it: the interface of ServerProcess. */
-export class NativeServerProcess {
-  readonly tail = new LineTail(40);
-  private waiting: { resolve: (ev: Record<string, unknown>) => void; reject: (err: Error) => void } | null = null;
-  private dead: Error | null = null;
-  private readonly exited: Promise<void>;
-
-  private constructor(private readonly child: ChildProcess) {
-    readJsonLines(child.stdout!, this.tail, (obj) => {
-      if (typeof obj.bench !== 'string') return;
-      const w = this.waiting;
-      this.waiting = null;
-      if (obj.bench === 'error') w?.reject(new Error(`rocksdb server: ${String(obj.message)}`));
-      else w?.resolve(obj);
-    });
-    tailLines(child.stderr!, this.tail);
-    this.exited = new Promise((resolve) =>
-      child.once('exit', (code, signal) => {
-        this.dead = new Error(`rocksdb server exited (code ${code}, signal ${signal}):\n${this.tail.text()}`);
-        this.waiting?.reject(this.dead);
-        this.waiting = null;
-        resolve();
-      }),
-    );
-  }
-
+export class NativeServerProcess extends JsonLineChild<{ bench: string }> {
   static async start(config: ServerConfig, run: RocksdbRun): Promise<{ server: NativeServerProcess; ready: Ready }> {
     // RANGE checkpoints every checkpointUs of scanning, as the model server's RANGE does.
     const checkpointEntries = Math.max(1, Math.round(config.checkpointUs / run.entryUs));
@@ -174,32 +150,13 @@ export class NativeServerProcess {
       ...(config.dispatcherSleeps ? ['--dispatcher-sleeps'] : []), ...(config.generatorSleeps ? ['--generator-sleeps'] : []),
       ...(config.realtimeFrontEnd ? ['--realtime-prio', String(config.frontEndPriority)] : []),
     ];
-    const child = spawn(run.bin, args, { stdio: ['pipe', 'pipe', 'pipe'] });
-    const server = new NativeServerProcess(child);
-    const timer = setTimeout(() => child.kill('SIGKILL'), STARTUP_LIMIT_MS);
-    try {
-      const ev = await server.next();
-      if (ev.bench !== 'ready') throw new Error(`rocksdb server sent ${String(ev.bench)} before ready`);
-      return { server, ready: { ...(ev as unknown as Ready), calibration: run.calibration } };
-    } catch (err) {
-      child.kill('SIGKILL');
-      throw err;
-    } finally {
-      clearTimeout(timer);
-    }
-  }
-
-  private next(): Promise<Record<string, unknown>> {
-    if (this.dead) return Promise.reject(this.dead);
-    return new Promise((resolve, reject) => {
-      this.waiting = { resolve, reject };
-    });
+    const server = new NativeServerProcess(spawn(run.bin, args, { stdio: ['pipe', 'pipe', 'pipe'] }), 'rocksdb server');
+    const ev = await server.ready(STARTUP_LIMIT_MS);
+    return { server, ready: { ...(ev as unknown as Ready), calibration: run.calibration } };
   }
 
   async runPhase(cmd: PhaseCommand): Promise<PhaseResult> {
-    const reply = this.next();
-    this.child.stdin!.write(JSON.stringify(cmd) + '\n');
-    const ev = (await reply) as unknown as PhaseDone;
+    const ev = (await this.ask(cmd)) as unknown as PhaseDone;
     if (ev.bench !== 'phase') throw new Error(`rocksdb server sent ${String(ev.bench)}, expected a phase result`);
     const buf = readFileSync(ev.records);
     rmSync(ev.records, { force: true });
@@ -207,22 +164,5 @@ export class NativeServerProcess {
     const data = new Float64Array(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength));
     if (data.length !== ev.count * RECORD.length) throw new Error(`rocksdb server: ${ev.records} holds ${data.length / RECORD.length} records, expected ${ev.count}`);
     return phaseResult(ev, data);
-  }
-
-  async quit(): Promise<void> {
-    if (!this.dead) {
-      this.child.stdin!.write(JSON.stringify({ cmd: 'quit' }) + '\n');
-      const timer = setTimeout(() => this.child.kill('SIGKILL'), 10_000);
-      await this.exited;
-      clearTimeout(timer);
-    }
-  }
-
-  get pid(): number {
-    return this.child.pid ?? 0;
-  }
-
-  kill(): void {
-    this.child.kill('SIGKILL');
   }
 }
