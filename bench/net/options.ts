@@ -34,6 +34,11 @@ export interface NetBenchOptions {
   senderCpu: number;
   /** Also measure each hook's per-packet cost (needs a netns and veth). Default true. */
   hookCost: boolean;
+  /**
+   * Also run every configuration with the workers really serving (kv_server --real 1: they spin for each
+   * service time on the cpu they share, nothing modelled), loads as fractions of that one cpu. Default true.
+   */
+  real: boolean;
   /** Write docs/benchmarks-net.md and its plot. Default true. */
   docs: boolean;
   /** Directory for raw JSON results and built binaries. Default bench/results/net. */
@@ -52,6 +57,7 @@ export const DEFAULTS: NetBenchOptions = {
   sloServiceTimes: 10,
   senderCpu: 0,
   hookCost: true,
+  real: true,
   docs: true,
   out: 'bench/results/net',
 };
@@ -73,6 +79,7 @@ plus each hook's per-packet cost. Needs root (syrupd, netns).
   --slo N              p99 SLO in mean service times (default: ${DEFAULTS.sloServiceTimes})
   --sender-cpu N       load generator's sender cpu (default: ${DEFAULTS.senderCpu})
   --no-hook-cost       skip the per-hook cost measurement
+  --no-real            skip the real-execution sweeps (workers really serving on one cpu)
   --no-docs            do not rewrite docs/benchmarks-net.md
   --out DIR            raw results (default: ${DEFAULTS.out})
   -h, --help           this text`;
@@ -102,6 +109,7 @@ export function parseNetBenchArgs(argv: string[]): Partial<NetBenchOptions> | 'h
         slo: { type: 'string' },
         'sender-cpu': { type: 'string' },
         'no-hook-cost': { type: 'boolean' },
+        'no-real': { type: 'boolean' },
         'no-docs': { type: 'boolean' },
         out: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
@@ -127,6 +135,7 @@ export function parseNetBenchArgs(argv: string[]): Partial<NetBenchOptions> | 'h
   if (values.slo) o.sloServiceTimes = num(values.slo, '--slo');
   if (values['sender-cpu']) o.senderCpu = num(values['sender-cpu'], '--sender-cpu');
   if (values['no-hook-cost']) o.hookCost = false;
+  if (values['no-real']) o.real = false;
   if (values['no-docs']) o.docs = false;
   if (values.out) o.out = values.out;
   return o;

@@ -69,6 +69,8 @@ async function main(): Promise<number> {
     const sweeps: SweepResult[] = [];
     let port = 19000;
     for (const p of o.policies) sweeps.push(await runSweep(o, bins, client, p, port++, log));
+    const realSweeps: SweepResult[] = [];
+    if (o.real) for (const p of o.policies) realSweeps.push(await runSweep(o, bins, client, p, port++, log, 'real'));
     const hookCosts: HookCost[] = o.hookCost ? await measureHookCosts(o, bins, client, log) : [];
     const meanServiceUs = ((o.serviceUs[0] + o.serviceUs[1]) / 2) * o.scale;
     const report: NetBenchReport = {
@@ -79,6 +81,7 @@ async function main(): Promise<number> {
       meanServiceUs,
       sloUs: o.sloServiceTimes * meanServiceUs,
       sweeps,
+      realSweeps,
       hookCosts,
     };
     const raw = path.join(out, 'latest.json');

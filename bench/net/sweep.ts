@@ -28,6 +28,8 @@ export interface LoadPoint {
 
 export interface SweepResult {
   policy: BenchPolicy;
+  /** modelled: each worker a modelled dedicated core; real: the workers really serve, sharing one cpu. */
+  mode: SweepMode;
   points: LoadPoint[];
   /** least_loaded: how late (real time) the server's load decrements ran after the modelled completions. */
   decrementLag?: { avgUs: number; maxUs: number };
@@ -75,9 +77,12 @@ export async function startServer(bin: string, fds: number[], args: string[], lo
   };
 }
 
-export function capacity(o: NetBenchOptions): number {
+export type SweepMode = 'modelled' | 'real';
+
+/** Requests/s the workers absorb: one modelled core each, or (real) the one cpu they all share. */
+export function capacity(o: NetBenchOptions, mode: SweepMode = 'modelled'): number {
   const meanUs = ((o.serviceUs[0] + o.serviceUs[1]) / 2) * o.scale;
-  return (o.workers * 1e6) / meanUs;
+  return ((mode === 'real' ? 1 : o.workers) * 1e6) / meanUs;
 }
 
 export async function runSweep(
@@ -87,6 +92,7 @@ export async function runSweep(
   policy: BenchPolicy,
   port: number,
   progress: (msg: string) => void,
+  mode: SweepMode = 'modelled',
 ): Promise<SweepResult> {
   const fds = Array.from({ length: o.workers }, () => netAddon.reuseportSocket('udp', 4, '127.0.0.1', port, 0));
   let deployed: Policy | null = null;
@@ -109,10 +115,10 @@ export async function runSweep(
     const cpus = os.cpus().length;
     const serverCpu = (o.senderCpu + 1) % cpus;
     const ns = (us: number): string => String(Math.round(us * o.scale * 1000));
-    server = await startServer(bins.server, fds, ['--cpu', String(serverCpu), '--service-ns', ns(o.serviceUs[0]), ns(o.serviceUs[1])], loadFd);
+    server = await startServer(bins.server, fds, ['--cpu', String(serverCpu), '--service-ns', ns(o.serviceUs[0]), ns(o.serviceUs[1]), '--real', mode === 'real' ? '1' : '0'], loadFd);
     const points: LoadPoint[] = [];
     for (const load of o.loads) {
-      const rate = Math.round(load * capacity(o));
+      const rate = Math.round(load * capacity(o, mode));
       const p = await runLoadgen(bins.loadgen, [
         '--port', String(port),
         '--flows', String(o.flows),
@@ -128,11 +134,11 @@ export async function runSweep(
       p.load = load;
       points.push(p);
       const left = loadMap ? ` load map after: ${(await Promise.all([...Array(o.workers).keys()].map((i) => loadMap!.get(i)))).join(' ')}` : '';
-      progress(`${policy.padEnd(12)} load ${load.toFixed(2)}  ${Math.round(p.achieved)} req/s  p99 ${p.p99.toFixed(0)} us  per worker ${p.perWorker.join(' ')}${left}`);
+      progress(`${mode === 'real' ? 'real ' : ''}${policy.padEnd(12)} load ${load.toFixed(2)}  ${Math.round(p.achieved)} req/s  p99 ${p.p99.toFixed(0)} us  per worker ${p.perWorker.join(' ')}${left}`);
     }
     const summary = await server.stop();
     server = null;
-    const result: SweepResult = { policy, points };
+    const result: SweepResult = { policy, mode, points };
     if (loadFd !== undefined && summary) result.decrementLag = { avgUs: summary.decrementLagAvgUs, maxUs: summary.decrementLagMaxUs };
     return result;
   } finally {
