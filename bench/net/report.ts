@@ -194,7 +194,7 @@ export function realSection(r: NetBenchReport): string[] {
   });
   lines.push(
     '',
-    `What ${r.machine.cpus} vCPUs can and cannot show. With every worker on one cpu the kernel pools the workers' cpu time. While some are idle, a socket the hash overloads borrows cpu from them, so at low and middle loads the hash does as well as the policies or better (spreading evenly buys nothing while cpu can be borrowed, and keeps more threads runnable at once). ` +
+    `What ${r.machine.cpus} vCPUs can and cannot show. With every worker on one cpu the kernel pools the workers' cpu time. While some are idle, a socket the hash overloads borrows cpu from them, so at low and middle loads the hash does as well as the policies or better (spreading evenly buys nothing while cpu can be borrowed). ` +
       'Once every worker is busy, the scheduler gives each runnable worker an equal share, so the busiest hashed socket drains no faster than the others and its queue grows: that is the per-socket imbalance again, ' +
       `here ${highLoadRatio(real)}, but seen through the scheduler's time slices (milliseconds) rather than per-core queues, so the size of the gap is not what dedicated cores would see. ` +
       'What it does show: the policies work on a server that really executes its requests (every request answered, the per-worker spread the policy\'s own), at real rates. ' +
