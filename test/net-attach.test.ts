@@ -86,3 +86,21 @@ t.test('socket_select onto nginx (2 workers, reuseport) that syrupd did not star
   await until(async () => (await client.listPolicies()).policies.length === 0, 'the policy to go with nginx');
   t.pass('nginx exited and its policy was removed');
 });
+
+t.test("nginx's own user may deploy onto it, without root", { skip: haveNginx() ? false : 'nginx (nginx-light) not installed' }, async (t) => {
+  const d = await startSyrupd(t);
+  const ns = createNetns(t);
+  const port = 18090;
+  const nginx = await startNginx(t, ns.hostAddr, port, 2, 65534);
+  const r = await syrupctl(d.socketPath, ['deploy', '--pid', String(nginx.master), '--port', String(port), policyPath('round_robin.c')], 65534);
+  t.equal(r.code, 0, `uid 65534 deploys onto its own nginx: ${r.err}`);
+  t.match(r.out, /2 sockets/);
+  const client = await SyrupClient.connect({ socketPath: d.socketPath });
+  t.teardown(() => client.close());
+  const [p] = (await client.listPolicies()).policies;
+  t.equal(p?.uid, 65534, 'the policy is the requester\'s');
+  const flows = Array.from({ length: 8 }, (_, i) => 44000 + i);
+  await httpGets(ns, ns.hostAddr, port, flows);
+  await until(() => [...nginx.requestsByWorker().values()].reduce((a, b) => a + b, 0) >= 8, 'the requests');
+  t.same([...nginx.requestsByWorker().values()], [4, 4], 'round robin over its two workers');
+});

@@ -36,9 +36,13 @@ export function haveNginx(): boolean {
  * `listen HOST:PORT reuseport` with `workers` worker processes: the master
  * opens one socket per worker in the group and each worker accepts on its
  * own, so which worker serves a connection is the group's socket selection.
+ * With `uid`, nginx runs as that user (master and workers; its `user`
+ * directive only applies to a root master).
  */
-export async function startNginx(t: Teardown, host: string, port: number, workers: number): Promise<Nginx> {
+export async function startNginx(t: Teardown, host: string, port: number, workers: number, uid?: number): Promise<Nginx> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'syrup-nginx-'));
+  // Run as another user: its own directory, and -e so the compiled-in error log is not opened first.
+  if (uid !== undefined) fs.chownSync(dir, uid, uid);
   const accessLog = path.join(dir, 'access.log');
   const conf = path.join(dir, 'nginx.conf');
   fs.writeFileSync(conf, `
@@ -58,7 +62,10 @@ http {
   }
 }
 `);
-  const child: ChildProcess = spawn('nginx', ['-p', dir, '-c', conf, '-g', 'daemon off;'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const child: ChildProcess = spawn('nginx', ['-p', dir, '-e', `${dir}/error.log`, '-c', conf, '-g', 'daemon off;'], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+    ...(uid !== undefined ? { uid, gid: uid } : {}),
+  });
   let err = '';
   child.stderr!.on('data', (d) => (err += d));
   const exited = new Promise<void>((r) => child.once('exit', () => r()));
