@@ -41,25 +41,20 @@ export function pidfdPid(pidfd: number): number {
  * /proc was read, so a pid reused in between cannot slip through.
  */
 export function authorizeTarget(requester: Caller, pid: number): FdSource {
-  const refuse = (uids: number[]) =>
-    new SyrupError('EPERM', `uid ${requester.uid} may not act on pid ${pid} (uid ${uids[0]}): only its own user or root may deploy onto it`);
-  const early = uidsOf(pid);
-  if (early === null) throw new SyrupError('ENOTARGET', `no process ${pid}`);
-  if (requester.uid !== 0 && early.some((u) => u !== requester.uid)) throw refuse(early);
   let pidfd: number;
   try {
     pidfd = netAddon.pidfdOpen(pid);
-  } catch (err) {
-    throw new SyrupError('ENOTARGET', `no process ${pid} (${(err as Error).message})`);
+  } catch {
+    throw new SyrupError('ENOTARGET', `no process ${pid}`);
   }
   const uids = uidsOf(pid);
-  if (uids === null || pidfdPid(pidfd) !== pid) {
+  let refusal: SyrupError | null = null;
+  if (uids === null || pidfdPid(pidfd) !== pid) refusal = new SyrupError('ENOTARGET', `no process ${pid}`);
+  else if (requester.uid !== 0 && uids.some((u) => u !== requester.uid))
+    refusal = new SyrupError('EPERM', `uid ${requester.uid} may not act on pid ${pid} (uid ${uids[0]}): only its own user or root may deploy onto it`);
+  if (refusal) {
     netAddon.closeFd(pidfd);
-    throw new SyrupError('ENOTARGET', `process ${pid} exited`);
-  }
-  if (requester.uid !== 0 && uids.some((u) => u !== requester.uid)) {
-    netAddon.closeFd(pidfd);
-    throw refuse(uids);
+    throw refusal;
   }
   return { pid, pidfd };
 }

@@ -184,13 +184,12 @@ export class SyrupDaemon {
         // A target is checked before anything is compiled or loaded for it.
         const target = req.target !== undefined ? authorizeTarget(conn.caller, req.target) : undefined;
         let dep: Deployment;
-        let cached = false;
+        let cached: boolean;
         try {
           const compiled = await this.compiler.compile(req.hook, req.file, req.source, conn.caller);
           cached = compiled.cached;
-          const objectPath = compiled.objectPath;
           dep = new Deployment(this.nextPolicy++, req, conn.caller, this.context(), target);
-          await dep.deploy(objectPath);
+          await dep.deploy(compiled.objectPath);
         } catch (err) {
           if (target) netAddon.closeFd(target.pidfd);
           throw err;
@@ -271,7 +270,6 @@ export class SyrupDaemon {
     };
   }
 
-  /** Listed until fully undone, so "gone from the list" means detached and unpinned. */
   /**
    * A policy deployed onto a target goes when the target does: its group's
    * sockets close with it, and what is left (pins, the claim) is undone. A
@@ -280,7 +278,8 @@ export class SyrupDaemon {
    */
   private watchTarget(dep: Deployment, target: FdSource): void {
     const timer = setInterval(() => {
-      if (pidfdPid(target.pidfd) !== -1 || !this.policies.has(dep.id)) return;
+      // removePolicy() clears this timer first, so a policy removed meanwhile is never removed twice.
+      if (pidfdPid(target.pidfd) !== -1) return;
       this.log.info({ policy: dep.id, target: target.pid }, 'target exited; policy removed');
       void this.removePolicy(dep).catch((err: unknown) => this.log.warn({ err }, 'removing a policy of an exited target failed'));
     }, TARGET_POLL_MS);
@@ -288,6 +287,7 @@ export class SyrupDaemon {
     this.targets.set(dep.id, { timer, pidfd: target.pidfd });
   }
 
+  /** Listed until fully undone, so "gone from the list" means detached and unpinned. */
   private async removePolicy(dep: Deployment): Promise<void> {
     const watch = this.targets.get(dep.id);
     if (watch) {

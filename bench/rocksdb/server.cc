@@ -100,6 +100,18 @@ static void pin_tid(int tid, const std::vector<int> &cpus)
 
 static int gettid_() { return (int)syscall(SYS_gettid); }
 
+/* Every thread of this process, RocksDB's own background threads included. */
+static std::vector<int> task_ids()
+{
+	std::vector<int> v;
+	if (DIR *d = opendir("/proc/self/task")) {
+		while (struct dirent *e = readdir(d))
+			if (e->d_name[0] != '.') v.push_back(atoi(e->d_name));
+		closedir(d);
+	}
+	return v;
+}
+
 static std::string allowed(int tid)
 {
 	cpu_set_t set;
@@ -323,14 +335,13 @@ struct Server {
 	double rate = 0, warmup_s = 0, duration_s = 0;
 	uint64_t seed = 1;
 	double generated = 0, measured = 0, dropped = 0, dropped_measured = 0;
-	double gen_start = 0, measure_from = 0, gen_end = 0;
 	std::atomic<int> go_register{0};
 };
 static Server S;
 
 static void ring_doorbell(int want)
 {
-	if (S.disp_sleep.load() == want || (want == D_WANT_COMPLETION && S.disp_sleep.load() == D_WANT_COMPLETION)) {
+	if (S.disp_sleep.load() == want) {
 		S.doorbell.store(1);
 		futex(&S.doorbell, FUTEX_WAKE_PRIVATE, 1);
 	}
@@ -415,9 +426,6 @@ static void *generator_main(void *)
 		S.generated = S.measured = S.dropped = S.dropped_measured = 0;
 		double start = now_us() + 1000;
 		double from = start + S.warmup_s * 1e6, end = from + S.duration_s * 1e6;
-		S.gen_start = start;
-		S.measure_from = from;
-		S.gen_end = end;
 		for (double t = start + gap(rng); t < end; t += gap(rng)) {
 			if (S.o.generator_sleeps && t - now_us() > 60) nap_until(t - 50);
 			while (now_us() < t) {
@@ -548,18 +556,7 @@ static int serve(Opts &o)
 	while (S.booted.load() < o.workers) usleep(500);
 	/* Before anyone registers: every thread (RocksDB's background ones too) off the worker cpus, then the workers
 	 * onto them for Linux, or kept off them for Syrup until the agent places them (the TS server does the same). */
-	char path[64];
-	snprintf(path, sizeof(path), "/proc/%d/task", getpid());
-	for (int tid : [&] {
-		     std::vector<int> v;
-		     if (DIR *d = opendir(path)) {
-			     while (struct dirent *e = readdir(d))
-				     if (e->d_name[0] != '.') v.push_back(atoi(e->d_name));
-			     closedir(d);
-		     }
-		     return v;
-	     }())
-		pin_tid(tid, o.helper_cpus);
+	for (int tid : task_ids()) pin_tid(tid, o.helper_cpus);
 	for (auto &w : S.w) pin_tid(w.tid, o.parker == "syrup" ? o.helper_cpus : o.worker_cpus);
 	pthread_t gen;
 	pthread_create(&gen, nullptr, generator_main, nullptr);
