@@ -71,6 +71,10 @@ t.test('options: defaults, --quick, explicit values win, errors name the field',
   expectOptionError(t, ['--no-docs=x'], '--no-docs');
   expectOptionError(t, ['--out'], '--out');
   expectOptionError(t, ['--repeat', '0'], '--repeat');
+  expectOptionError(t, ['--server', 'mysql'], '--server');
+  expectOptionError(t, ['--rocksdb-keys', '10'], '--rocksdb-keys');
+  t.equal(resolveOptions(parseArgs(['--server', 'rocksdb']), () => true).server, 'rocksdb');
+  t.equal(DEFAULTS.server, 'model', 'the model server unless --server rocksdb');
   t.equal(resolveOptions(parseArgs(['--repeat', '3']), () => true).repeat, 3);
   t.equal(DEFAULTS.repeat, 1);
   t.equal(DEFAULTS.rangeFrac, 0.005);

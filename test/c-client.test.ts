@@ -47,19 +47,20 @@ t.test('the agent SIGKILLed mid-run: the C workers finish under Linux', async (t
   const name = enclaveName('ckill');
   const agent = await startAgent(agentArgs(name));
   t.teardown(() => agent.stop());
-  const proc = spawn(bin, [name, '3', '150', '2000'], { stdio: ['ignore', 'pipe', 'pipe'], timeout: 30_000 });
+  const proc = spawn(bin, [name, '3', '500', '2000'], { stdio: ['ignore', 'pipe', 'pipe'], timeout: 30_000 });
   let out = '';
   let err = '';
   proc.stdout.on('data', (d) => (out += d));
   proc.stderr.on('data', (d) => (err += d));
   const done = new Promise<number | null>((resolve) => proc.on('close', resolve));
-  await sleep(150);
+  await sleep(150); // the jobs take 1 s of the one enclave cpu: the agent dies well before they are done
+  t.equal(proc.exitCode, null, 'the service is still running when the agent dies');
   agent.proc.kill('SIGKILL');
   await agent.exited;
   const code = await done;
   t.equal(code, 0, `the service completed: ${err}`);
   const s = summary(out);
-  t.equal(s.jobs, 150, 'every job ran');
+  t.equal(s.jobs, 500, 'every job ran');
   t.equal(s.detached, 1, 'the library noticed the agent was gone');
 });
 

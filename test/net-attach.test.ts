@@ -104,3 +104,19 @@ t.test("nginx's own user may deploy onto it, without root", { skip: haveNginx() 
   await until(() => [...nginx.requestsByWorker().values()].reduce((a, b) => a + b, 0) >= 8, 'the requests');
   t.same([...nginx.requestsByWorker().values()], [4, 4], 'round robin over its two workers');
 });
+
+t.test('syrupctl deploy: bad arguments get one line and exit 2, before syrupd is asked', async (t) => {
+  const cases: Array<[string[], RegExp]> = [
+    [['deploy', '--port', '80', policyPath('round_robin.c')], /--pid must be a process id/],
+    [['deploy', '--pid', 'nginx', '--port', '80', policyPath('round_robin.c')], /--pid must be a process id/],
+    [['deploy', '--pid', '1', '--port', '70000', policyPath('round_robin.c')], /--port must be 1..65535/],
+    [['deploy', '--pid', '1', '--port', '80', '--protocol', 'sctp', policyPath('round_robin.c')], /--protocol must be tcp or udp \(got sctp\)/],
+    [['deploy', '--pid', '1', '--port', '80'], /takes one policy file/],
+    [['deploy', '--pid', '1', '--port', '80', '/nonexistent/p.c'], /cannot read \/nonexistent\/p.c/],
+  ];
+  for (const [args, msg] of cases) {
+    const r = await syrupctl('/nonexistent/syrupd.sock', args);
+    t.equal(r.code, 2, `${args.join(' ')}: exit 2`);
+    t.match(r.err, msg);
+  }
+});

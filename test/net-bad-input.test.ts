@@ -86,6 +86,12 @@ t.test('bad input gets a clear error and the daemon survives', async (t) => {
   t.match(await r.next(), { id: 2, ok: false, error: { code: 'EBADREQUEST', message: 'request.port must be an integer 1..65535' } });
   r.send('{"id": 3, "op": "deploy", "file": "x.c", "source": "x", "hook": "xdp_skb", "port": 5}\n');
   t.match(await r.next(), { id: 3, ok: false, error: { code: 'EBADREQUEST', message: /request.ifname/ } });
+  r.send('{"id": 31, "op": "deploy", "file": "x.c", "source": "x", "hook": "xdp_skb", "port": 5, "ifname": "lo", "target": 1}\n');
+  t.match(await r.next(), { id: 31, ok: false, error: { code: 'EBADREQUEST', message: /request.target is only for socket_select/ } });
+  r.send('{"id": 32, "op": "deploy", "file": "x.c", "source": "x", "hook": "socket_select", "port": 5, "target": 0}\n');
+  t.match(await r.next(), { id: 32, ok: false, error: { code: 'EBADREQUEST', message: 'request.target must be an integer 1..4194304' } });
+  r.send('{"id": 33, "op": "deploy", "file": "x.c", "source": "x", "hook": "socket_select", "port": 5}\n');
+  t.match(await r.next(), { id: 33, ok: false, error: { code: 'EBADREQUEST', message: /request.executors must list the sockets/ } });
   r.send('{"id": 4, "op": "reboot"}\n');
   t.match(await r.next(), { id: 4, ok: false, error: { code: 'EUNKNOWNOP' } });
   r.send('{"id": 5, "op": "remove", "policy": 999}\n');
