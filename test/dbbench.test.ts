@@ -27,6 +27,7 @@ t.test('bad options name the field', async (t) => {
   t.throws(() => parseDbBenchArgs(['--threads', '0']), new DbBenchOptionError('--threads must be an integer >= 1 (got "0")'));
   t.throws(() => parseDbBenchArgs(['--benchmarks', 'read;rm']), /--benchmarks must be db_bench benchmark names/);
   t.throws(() => parseDbBenchArgs(['--enclave-cpu', '1', '--agent-cpu', '1']), /must differ/);
+  t.throws(() => parseDbBenchArgs(['--configs', 'linux,nosuch']), /--configs: "nosuch" is neither linux nor a built-in policy/);
   t.equal(parseDbBenchArgs(['--reads', '10']).docs, '', 'a --reads smoke run leaves the docs alone');
 });
 

@@ -17,6 +17,7 @@ import { AgentProcess } from '../agent-process.ts';
 import { REPO_ROOT } from '../configs.ts';
 import { replaceSection } from '../doc-section.ts';
 import { onlineCpus } from '../../agent/topology.ts';
+import { policyNames } from '../../policies/registry.ts';
 import { parseDbBench, type DbBenchResult } from './parse.ts';
 
 export const USAGE = `Usage: npm run bench:dbbench -- [options]
@@ -77,6 +78,8 @@ export function parseDbBenchArgs(argv: string[]): DbBenchOptions {
   if (benchmarks.some((b) => !/^\w+$/.test(b))) throw new DbBenchOptionError(`--benchmarks must be db_bench benchmark names (got ${JSON.stringify(v.benchmarks)})`);
   const configs = (v.configs ?? 'linux,fifo,shinjuku').split(',').filter(Boolean);
   if (configs.length === 0) throw new DbBenchOptionError('--configs is empty');
+  const unknown = configs.find((c) => c !== 'linux' && !policyNames.includes(c));
+  if (unknown !== undefined) throw new DbBenchOptionError(`--configs: ${JSON.stringify(unknown)} is neither linux nor a built-in policy (${policyNames.join(', ')})`);
   return {
     configs,
     threads: positive('--threads', v.threads, 4),
