@@ -3,6 +3,7 @@
 #include <napi.h>
 #include <sched.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 #include <cerrno>
 #include <cstring>
@@ -81,8 +82,43 @@ Napi::Value SchedYield(const Napi::CallbackInfo &info) {
   return info.Env().Undefined();
 }
 
+Napi::Value Nap(const Napi::CallbackInfo &info) {
+  Need(info, 1, "nap");
+  double ns = info[0].As<Napi::Number>().DoubleValue();
+  if (!(ns >= 0 && ns <= 1e9)) throw ArgError(info.Env(), "nap: ns must be in [0, 1e9]");
+  uint64_t n = (uint64_t)ns, t0 = syr_now_ns();
+  struct timespec ts = {(time_t)(n / 1000000000ull), (long)(n % 1000000000ull)};
+  nanosleep(&ts, nullptr);
+  return Napi::Number::New(info.Env(), (double)(syr_now_ns() - t0));
+}
+
 Napi::Value NowNs(const Napi::CallbackInfo &info) {
   return Napi::Number::New(info.Env(), (double)syr_now_ns());
+}
+
+/*
+ * The clock written into a bound Float64Array instead of returned: a returned
+ * double is a new heap number on every call, and the agent's loop reads the
+ * clock several times an iteration, millions of times a second (its
+ * young-generation GC pauses were the loop's longest stalls). Bound once, so
+ * a tick takes no arguments to unwrap.
+ */
+static Napi::Reference<Napi::Float64Array> clock_ref;
+static double *clock_cell = nullptr;
+
+Napi::Value ClockBind(const Napi::CallbackInfo &info) {
+  if (info.Length() < 1 || !info[0].IsTypedArray() || info[0].As<Napi::TypedArray>().TypedArrayType() != napi_float64_array ||
+      info[0].As<Napi::TypedArray>().ElementLength() < 1)
+    throw ArgError(info.Env(), "clockBind: expected a Float64Array of length >= 1");
+  clock_ref = Napi::Persistent(info[0].As<Napi::Float64Array>());
+  clock_cell = clock_ref.Value().Data();
+  return info.Env().Undefined();
+}
+
+Napi::Value ClockTick(const Napi::CallbackInfo &info) {
+  if (!clock_cell) throw ArgError(info.Env(), "clockTick: call clockBind first");
+  *clock_cell = (double)syr_now_ns();
+  return info.Env().Undefined();
 }
 
 Napi::Value GetTid(const Napi::CallbackInfo &info) {
@@ -183,8 +219,9 @@ Napi::Value AgentEvict(const Napi::CallbackInfo &info) {
 }
 
 Napi::Value AgentHeartbeat(const Napi::CallbackInfo &info) {
-  Need(info, 2, "agentHeartbeat");
-  bool handover = syr_agent_heartbeat(Handle<syr_agent>(info, 0, "agent"), (uint64_t)info[1].As<Napi::Number>().DoubleValue());
+  Need(info, 1, "agentHeartbeat");
+  /* The shim's own clock, not an argument: a double passed in is a heap number allocated per call (see ClockBind). */
+  bool handover = syr_agent_heartbeat(Handle<syr_agent>(info, 0, "agent"), syr_now_ns());
   return Napi::Boolean::New(info.Env(), handover);
 }
 
@@ -341,7 +378,10 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("pinThread", Napi::Function::New(env, PinThread));
   exports.Set("setAffinity", Napi::Function::New(env, SetAffinity));
   exports.Set("nowNs", Napi::Function::New(env, NowNs));
+  exports.Set("clockBind", Napi::Function::New(env, ClockBind));
+  exports.Set("clockTick", Napi::Function::New(env, ClockTick));
   exports.Set("schedYield", Napi::Function::New(env, SchedYield));
+  exports.Set("nap", Napi::Function::New(env, Nap));
   exports.Set("setFifo", Napi::Function::New(env, SetFifo));
   exports.Set("agentSleep", Napi::Function::New(env, AgentSleep));
   exports.Set("gettid", Napi::Function::New(env, GetTid));

@@ -45,4 +45,6 @@ export interface Channel {
    * shim's own timers); returns the ns spent blocked (0: did not block).
    */
   sleep?(maxNs: number): number;
+  /** Sleep ns whatever arrives meanwhile (the fair-share nap); returns the ns it took. */
+  nap?(ns: number): number;
 }

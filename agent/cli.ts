@@ -35,6 +35,9 @@ Runs a scheduling policy for the threads that register with the enclave.
   --agent-priority N      run the agent thread SCHED_FIFO at priority N (1-99; default 0: normal), so
                           the normal threads that share its cpu never delay a decision (use with
                           --idle-sleep-us, or it starves them)
+  --fair-share-us US      with --agent-priority, sleep US us in every 500 us of running (default 30;
+                          0 = never), else Linux takes the cpu from the agent for 50 ms at a time
+                          to run the normal threads it starved
   --no-isolate            leave other threads on the enclave cpus (default: every movable thread
                           outside the enclave is moved off them through the cpuset cgroup while
                           the agent runs, and moved back when it exits, is killed or is upgraded)
@@ -64,6 +67,7 @@ export function parseCli(argv: string[]): AgentOptions | 'help' {
         'no-isolate': { type: 'boolean' },
         'idle-sleep-us': { type: 'string' },
         'agent-priority': { type: 'string' },
+        'fair-share-us': { type: 'string' },
         'publish-map': { type: 'string' },
         'preempt-grace-us': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
@@ -129,6 +133,8 @@ export function parseCli(argv: string[]): AgentOptions | 'help' {
   if (sleepUs !== undefined) input.idleSleepUs = sleepUs;
   const prio = intArg('agent-priority', v['agent-priority']);
   if (prio !== undefined) input.agentPriority = prio;
+  const share = intArg('fair-share-us', v['fair-share-us']);
+  if (share !== undefined) input.fairShareUs = share;
   if (v['publish-map'] !== undefined) input.publishMap = v['publish-map'];
   const grace = intArg('preempt-grace-us', v['preempt-grace-us']);
   if (grace !== undefined) input.preemptGraceUs = grace;

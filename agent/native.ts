@@ -54,7 +54,13 @@ export interface NativeShim {
   pinThread(cpu: number): void;
   setAffinity(tid: number, cpus: number[]): void;
   nowNs(): number;
+  /** Bind the Float64Array that clockTick() writes CLOCK_MONOTONIC ns into (one per process). */
+  clockBind(cell: Float64Array): void;
+  /** nowNs() into the bound cell: the agent loop's clock, allocation-free (a returned double is a heap number). */
+  clockTick(): void;
   schedYield(): void;
+  /** Sleep ns (a plain nanosleep, not cut short by anything); returns the ns it took. */
+  nap(ns: number): number;
   /** SCHED_FIFO at prio for the calling thread (0: back to SCHED_OTHER). */
   setFifo(prio: number): void;
   agentSleep(a: AgentHandle, maxNs: number): number;
@@ -66,7 +72,8 @@ export interface NativeShim {
   agentRequestPark(a: AgentHandle, slot: number, kind: number): number;
   agentReleaseSlot(a: AgentHandle, slot: number): void;
   agentEvict(a: AgentHandle, slot: number): void;
-  agentHeartbeat(a: AgentHandle, nowNs: number): boolean;
+  /** Publish the agent's liveness (the shim's clock, now); true when a new agent asked for the enclave. */
+  agentHeartbeat(a: AgentHandle): boolean;
   agentHandover(a: AgentHandle): void;
   agentRegion(a: AgentHandle): Views;
   agentCounters(a: AgentHandle): ShimCounters;

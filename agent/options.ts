@@ -53,6 +53,13 @@ export interface AgentOptions {
   idleSleepUs: number;
   /** SCHED_FIFO priority of the agent thread (1-99); 0 = a normal thread. Default 0. */
   agentPriority: number;
+  /**
+   * With agentPriority > 0: sleep this many us in every 500 us of running,
+   * so the kernel never takes the agent's cpu for 50 ms at a time to run the
+   * normal threads it starved (see AgentLoopOptions.fairShareUs). 0 = never.
+   * Default 30 (6 %); ignored for a normal-priority agent.
+   */
+  fairShareUs: number;
   /** Take over the enclave from its running agent (live upgrade, policy switch) instead of creating it. Default false. */
   upgrade: boolean;
   /** Pinned BPF array (u32 -> u32) to publish each executor's thread state into (cross-layer), '' = none. Default ''. */
@@ -77,6 +84,7 @@ export const DEFAULTS: Omit<AgentOptions, 'cpus' | 'agentCpu'> = {
   isolate: true,
   idleSleepUs: 0,
   agentPriority: 0,
+  fairShareUs: 30,
   upgrade: false,
   publishMap: '',
 };
@@ -137,6 +145,7 @@ export function resolveAgentOptions(input: Partial<AgentOptions> & { cpus: numbe
   if (typeof o.idleYield !== 'boolean') bad('idleYield', 'a boolean', o.idleYield);
   int(o, 'idleSleepUs', 0, 1_000_000);
   int(o, 'agentPriority', 0, 99);
+  int(o, 'fairShareUs', 0, 400);
   if (typeof o.isolate !== 'boolean') bad('isolate', 'a boolean', o.isolate);
   if (typeof o.upgrade !== 'boolean') bad('upgrade', 'a boolean', o.upgrade);
   if (typeof o.publishMap !== 'string') bad('publishMap', 'a path to a pinned BPF map, or empty', o.publishMap);

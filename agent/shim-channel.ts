@@ -9,6 +9,9 @@ import type { Txn } from './txn.ts';
 const DRAIN_CAP = 4096;
 const TXN_CAP = 256;
 const U32 = 4;
+/* The loop's clock (native.ts clockTick): one cell per process, bound on first use. */
+const CLOCK = new Float64Array(1);
+native.clockBind(CLOCK);
 
 /** Read a u64 field as a Number (exact below 2^53) without allocating a BigInt. */
 function u64(view: Uint32Array, byteOff: number): number {
@@ -33,7 +36,8 @@ export class ShimChannel implements Channel {
   }
 
   nowNs(): number {
-    return native.nowNs();
+    native.clockTick();
+    return CLOCK[0];
   }
 
   drain(out: Message[]): void {
@@ -114,8 +118,8 @@ export class ShimChannel implements Channel {
     native.agentEvict(this.handle, task.slot);
   }
 
-  heartbeat(nowNs: number): boolean {
-    return native.agentHeartbeat(this.handle, nowNs);
+  heartbeat(): boolean {
+    return native.agentHeartbeat(this.handle);
   }
 
   idle(): void {
@@ -124,6 +128,10 @@ export class ShimChannel implements Channel {
 
   sleep(maxNs: number): number {
     return native.agentSleep(this.handle, maxNs);
+  }
+
+  nap(ns: number): number {
+    return native.nap(ns);
   }
 
   /** Occupancy of an enclave cpu as the shim sees it (slot+1 of holder and latched successor). */

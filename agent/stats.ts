@@ -18,6 +18,9 @@ export class AgentStats {
   redelivered = 0;
   /** Tasks handed back to Linux after the policy kept throwing on them ('continue' mode). */
   handedToLinux = 0;
+  /** Fair-share naps taken (AgentLoopOptions.fairShareUs) and the time they took. */
+  fairShareNaps = 0;
+  fairShareNs = 0;
   /** Loop iterations that started more than STALL_NS after the previous one, their summed and longest gap. */
   stalls = 0;
   stalledNs = 0;
@@ -34,6 +37,8 @@ export class AgentStats {
   private lastStalls = 0;
   private lastStalledNs = 0;
   private lastGcNs = 0;
+  private lastFairShareNaps = 0;
+  private lastFairShareNs = 0;
 
   noteGap(ns: number): void {
     if (ns > this.maxGapNs) this.maxGapNs = ns;
@@ -69,6 +74,7 @@ export class AgentStats {
       policyErrors: this.policyErrors,
       redelivered: this.redelivered,
       handedToLinux: this.handedToLinux,
+      fairShareNaps: this.fairShareNaps,
       iterations: this.iterations,
       stalls: this.stalls,
       stalledMs: Math.round(this.stalledNs / 1e4) / 100,
@@ -98,6 +104,9 @@ export class AgentStats {
       maxTurnUs: Math.round(this.maxTurnNs / 1e3),
       gcMsPerSec: msPerSec(this.gcNs, this.lastGcNs),
       maxGcUs: Math.round(this.maxGcNs / 1e3),
+      ...(this.fairShareNaps
+        ? { fairShareNapsPerSec: rate(this.fairShareNaps, this.lastFairShareNaps), fairShareMsPerSec: msPerSec(this.fairShareNs, this.lastFairShareNs) }
+        : {}),
       failures,
       queueDepth,
       preemptions: this.preemptions,
@@ -114,6 +123,8 @@ export class AgentStats {
     this.maxGapNs = 0;
     this.maxTurnNs = 0;
     this.lastGcNs = this.gcNs;
+    this.lastFairShareNaps = this.fairShareNaps;
+    this.lastFairShareNs = this.fairShareNs;
     this.maxGcNs = 0;
     return out;
   }

@@ -82,6 +82,7 @@ export async function runAgent(
       trace: o.trace,
       idleYield: o.idleYield,
       idleSleepUs: o.idleSleepUs,
+      fairShareUs: o.agentPriority > 0 ? o.fairShareUs : 0,
       onTaskState: publisher ? (task, state) => publisher!.publish(task, state) : undefined,
       onTaskJoin: isolation.active ? (task) => isolation.admit(task.tid) : undefined,
       onTaskLeave: isolation.active ? (task, alive) => alive && isolation.leave(task.tid) : undefined,

@@ -22,6 +22,8 @@ export interface AgentSpec {
   idleSleepUs: number;
   /** --agent-priority (0: not passed). */
   priority: number;
+  /** --fair-share-us (-1: not passed). */
+  fairShareUs: number;
 }
 
 export interface AgentOutcome {
@@ -70,6 +72,7 @@ export class AgentProcess {
       '--preempt-grace-us', String(spec.preemptGraceUs),
       ...(spec.idleSleepUs > 0 ? ['--idle-sleep-us', String(spec.idleSleepUs)] : []),
       ...(spec.priority > 0 ? ['--agent-priority', String(spec.priority)] : []),
+      ...(spec.fairShareUs >= 0 ? ['--fair-share-us', String(spec.fairShareUs)] : []),
     ];
     const child = spawn(process.execPath, args, { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
     const agent = new AgentProcess(child, args);

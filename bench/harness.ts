@@ -127,7 +127,7 @@ async function runConfig(spec: ConfigSpec, ctx: Ctx): Promise<ConfigResult> {
     if (spec.kind === 'syrup') {
       result.policy = spec.policy;
       out.advance(0, `${spec.name}: starting agent`);
-      agent = await AgentProcess.start({ policy: spec.policy, policyOpts: spec.policyOpts, enclaveCpus: layout.workerCpus, agentCpu: layout.agentCpu, name: enclave, idleYield: opts.agentIdleYield === 'auto' ? layout.agentIdleYield : opts.agentIdleYield === 'on', preemptGraceUs: opts.preemptGraceUs, idleSleepUs: opts.agentSleepUs >= 0 ? opts.agentSleepUs : layout.agentSleepUs, priority: opts.agentPriority >= 0 ? opts.agentPriority : layout.agentPriority });
+      agent = await AgentProcess.start({ policy: spec.policy, policyOpts: spec.policyOpts, enclaveCpus: layout.workerCpus, agentCpu: layout.agentCpu, name: enclave, idleYield: opts.agentIdleYield === 'auto' ? layout.agentIdleYield : opts.agentIdleYield === 'on', preemptGraceUs: opts.preemptGraceUs, idleSleepUs: opts.agentSleepUs >= 0 ? opts.agentSleepUs : layout.agentSleepUs, priority: opts.agentPriority >= 0 ? opts.agentPriority : layout.agentPriority, fairShareUs: opts.agentFairShareUs });
       live.add({ kill: () => void agent?.stop() });
     }
     const config: ServerConfig = {

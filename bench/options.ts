@@ -48,6 +48,8 @@ export interface BenchOptions {
   agentSleepUs: number;
   /** Agent --agent-priority (--agent-priority): -1 = the layout's (SCHED_FIFO 1 when the agent shares its cpu, else 0). Default -1. */
   agentPriority: number;
+  /** Agent --fair-share-us (--agent-fair-share-us): -1 = the agent's default (30 us per 500 us when SCHED_FIFO). Default -1. */
+  agentFairShareUs: number;
   /**
    * Agent --preempt-grace-us (--preempt-grace-us): how long a preemption waits for the victim's
    * checkpoint() before the signal, us. Default 40: a RANGE checkpoints every 30 us.
@@ -93,6 +95,7 @@ export const DEFAULTS: Readonly<BenchOptions> = {
   agentIdleYield: 'auto',
   agentSleepUs: -1,
   agentPriority: -1,
+  agentFairShareUs: -1,
   preemptGraceUs: 40,
   server: 'model',
   rocksdbKeys: 1_000_000,
@@ -146,6 +149,7 @@ export const USAGE = `usage: npm run bench -- [options]
   --agent-idle-yield auto|on|off   agent --idle-yield (auto: when the agent shares its cpu)
   --agent-sleep-us US  agent --idle-sleep-us (-1: the layout's, 1000 when the agent shares its cpu)
   --agent-priority N   agent --agent-priority, SCHED_FIFO (-1: the layout's, 1 when the agent shares its cpu)
+  --agent-fair-share-us US   agent --fair-share-us (-1: the agent's default, 30 us per 500 us at SCHED_FIFO)
   --preempt-grace-us US   agent --preempt-grace-us: signal a preemption only if checkpoint() has not answered (40)
   --server model|rocksdb   model: the RocksDB-like store in TypeScript (default); rocksdb: a real RocksDB
                       (librocksdb-dev) behind a native generator, dispatcher and workers
@@ -177,6 +181,7 @@ const FLAGS: Record<string, [keyof BenchOptions, Kind]> = {
   '--agent-idle-yield': ['agentIdleYield', 'string'],
   '--agent-sleep-us': ['agentSleepUs', 'int'],
   '--agent-priority': ['agentPriority', 'int'],
+  '--agent-fair-share-us': ['agentFairShareUs', 'int'],
   '--preempt-grace-us': ['preemptGraceUs', 'number'],
   '--server': ['server', 'string'],
   '--rocksdb-keys': ['rocksdbKeys', 'int'],
@@ -277,6 +282,7 @@ export function validate(o: BenchOptions): BenchOptions {
   if (!Number.isInteger(o.preemptGraceUs) || o.preemptGraceUs < 0) throw new BenchOptionError('--preempt-grace-us', `must be a non-negative integer, got ${o.preemptGraceUs}`);
   if (!Number.isInteger(o.agentSleepUs) || o.agentSleepUs < -1 || o.agentSleepUs > 1_000_000) throw new BenchOptionError('--agent-sleep-us', `must be -1 (layout) or 0..1000000, got ${o.agentSleepUs}`);
   if (!Number.isInteger(o.agentPriority) || o.agentPriority < -1 || o.agentPriority > 98) throw new BenchOptionError('--agent-priority', `must be -1 (layout) or 0..98, got ${o.agentPriority}`);
+  if (!Number.isInteger(o.agentFairShareUs) || o.agentFairShareUs < -1 || o.agentFairShareUs > 400) throw new BenchOptionError('--agent-fair-share-us', `must be -1 (agent default) or 0..400, got ${o.agentFairShareUs}`);
   if (o.server !== 'model' && o.server !== 'rocksdb') throw new BenchOptionError('--server', `must be model or rocksdb, got "${o.server}"`);
   if (!Number.isInteger(o.rocksdbKeys) || o.rocksdbKeys < 1000) throw new BenchOptionError('--rocksdb-keys', `must be an integer >= 1000, got ${o.rocksdbKeys}`);
   if (!['auto', 'on', 'off'].includes(o.agentIdleYield)) throw new BenchOptionError('--agent-idle-yield', `must be auto, on or off, got "${o.agentIdleYield}"`);

@@ -482,9 +482,12 @@ static uint32_t leave_and_wait(struct syr_client *c, struct syr_task *t, uint16_
 	int cpu = t->cpu;
 	__atomic_or_fetch(&c->m.ks[slot].flags, SYR_KF_PARKING, __ATOMIC_SEQ_CST);
 	run_to_wait(t);
-	/* Hand the cpu over before posting: the agent may place someone there as soon as it reads the message. */
+	/* Hand the cpu over before posting: the agent may place someone there as soon as it reads the message.
+	 * The successor's wake waits for the post (syr_defer_wakes). */
+	syr_defer_wakes();
 	syr_vacate(c->m.r, (uint32_t)slot, cpu);
 	syr_cring_post(&c->m, (uint32_t)slot, type, SYR_SRC_CLIENT, cpu, arg);
+	syr_flush_wakes();
 	syr_unlock(&t->lock);
 	return wait_placed(c, slot);
 }
@@ -593,9 +596,11 @@ int syr_client_unregister(struct syr_client *c)
 	syr_lock(&t->lock);
 	int cpu = t->cpu;
 	__atomic_store_n(&t->state, SYR_SLOT_DEPARTED, __ATOMIC_SEQ_CST);
+	syr_defer_wakes();
 	syr_vacate(c->m.r, (uint32_t)slot, cpu);
 	if (enclave_live(c))
 		syr_cring_post(&c->m, (uint32_t)slot, SYR_MSG_TASK_DEPARTED, SYR_SRC_CLIENT, cpu, 0);
+	syr_flush_wakes();
 	syr_unlock(&t->lock);
 	restore_affinity(c, slot);
 	free(c->saved[slot]);
@@ -651,8 +656,10 @@ static int honour_preempt(struct syr_client *c, int slot, uint32_t cause)
 	if (kind == SYR_PREEMPT_YIELD) {
 		syr_me.in_call = 1;
 		syr_lock(&t->lock);
+		syr_defer_wakes();
 		syr_leave_cpu(c->m.r, (uint32_t)slot, cpu);
 		syr_cring_post(&c->m, (uint32_t)slot, SYR_MSG_TASK_PREEMPT, SYR_SRC_CLIENT, cpu, cause);
+		syr_flush_wakes();
 		syr_unlock(&t->lock);
 		syr_me.in_call = 0;
 	} else if (held) {

@@ -59,6 +59,9 @@ static inline uint32_t syr_run_state(uint32_t run) { return run & SYR_RUN_STATE_
 /* Let the task run if it is still in run gen `gen`: bump the gen, clear any park request, wake it if it sleeps.
  * False (and nothing changed) if it has moved on since, e.g. it parked or yielded on its own. */
 bool syr_start(struct syr_region *r, uint32_t slot, uint32_t gen);
+/* Between these, a successor started by this thread is woken only at the flush (after the leaver's post; placement.c says why). */
+void syr_defer_wakes(void);
+void syr_flush_wakes(void);
 /* Task `slot` gives up `cpu`: hand it to the latched successor, or mark it idle. Returns the successor slot+1 or 0. */
 uint32_t syr_leave_cpu(struct syr_region *r, uint32_t slot, int cpu);
 /* Task `slot` neither holds `cpu` nor waits latched on it any more (it left: died, blocked, parked, yielded). */

@@ -28,7 +28,7 @@ export class HandEnclave {
       for (; this.cursor < this.log.length; this.cursor++) if (pred(this.log[this.cursor])) return this.log[this.cursor++];
       if (Date.now() > end) throw new Error(`no matching message within ${timeoutMs} ms; saw ${JSON.stringify(this.log.map((m) => MsgType[m.type]))}`);
       this.enclave.channel.drain(batch);
-      this.enclave.channel.heartbeat(this.enclave.channel.nowNs());
+      this.enclave.channel.heartbeat();
       this.log.push(...batch);
       await new Promise((r) => setImmediate(r));
     }
