@@ -169,7 +169,7 @@ export class Agent implements ScheduleContext {
 
     if (this.opts.fairShareUs) this.shareCpu();
 
-    if (ch.heartbeat(this.nowNs) === true && !this.handoverRequested) {
+    if (ch.heartbeat() === true && !this.handoverRequested) {
       this.handoverRequested = true;
       this.stopping = true;
     }

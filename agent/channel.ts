@@ -36,8 +36,8 @@ export interface Channel {
    * the thread unregisters or exits.
    */
   evict(task: Task): void;
-  /** Publish liveness to clients. Returns true when a new agent asked to take the enclave over (live upgrade). */
-  heartbeat(nowNs: number): boolean | void;
+  /** Publish liveness to clients (stamped with the shim's clock). Returns true when a new agent asked to take the enclave over (live upgrade). */
+  heartbeat(): boolean | void;
   /** An iteration found nothing to do: give the agent's cpu to whoever else wants it (sched_yield). */
   idle?(): void;
   /**

@@ -95,7 +95,7 @@ export class ShimChannel implements Channel {
     let rt = u64(this.kstat, base + KSTAT.fields.runtime_ns);
     if (this.kstat[(base + KSTAT.fields.flags) / U32] & KFlag.ONCPU) {
       const since = u64(this.kstat, base + KSTAT.fields.switch_ns);
-      const now = native.nowNs();
+      const now = this.nowNs();
       if (now > since) rt += now - since;
     }
     return rt;

@@ -323,4 +323,6 @@ t.test('the Linux baseline runs as shipped or on isolated worker cpus; the agent
   t.same([d.agentSleepUs, d.agentPriority], [-1, -1], 'by default the layout decides');
   expectOptionError(t, ['--agent-sleep-us', '-5'], '--agent-sleep-us');
   expectOptionError(t, ['--agent-priority', '99'], '--agent-priority');
+  expectOptionError(t, ['--agent-fair-share-us', '500'], '--agent-fair-share-us');
+  t.equal(d.agentFairShareUs, -1, "by default the agent's own fair share");
 });
