@@ -40,7 +40,8 @@ interface Newcomer {
   w: ScriptedProcess;
   slot: number;
   seq: number;
-  registered: Promise<unknown>;
+  /** Resolves with the thread's first clock reading once placed. */
+  registered: Promise<number>;
   isRunning(): boolean;
   stopSpin(): void;
   /** Let a holdPark step go on to park. */
@@ -49,12 +50,15 @@ interface Newcomer {
   endKernelWait(): void;
 }
 
-async function newcomer(h: HandEnclave): Promise<Newcomer> {
+async function newcomer(h: HandEnclave, priority = 1): Promise<Newcomer> {
   const w = new ScriptedProcess(h.name);
   let running = false;
-  const registered = nextMessage(w, (m) => m.kind === 'registered').then(() => (running = true));
+  const registered = nextMessage<{ kind: string; startedNs: number }>(w, (m) => m.kind === 'registered').then((m) => {
+    running = true;
+    return m.startedNs;
+  });
   const { tid } = await nextMessage<{ kind: string; tid: number }>(w, (m) => m.kind === 'registering');
-  execFileSync('chrt', ['-f', '-p', '1', String(tid)]);
+  execFileSync('chrt', ['-f', '-p', String(priority), String(tid)]);
   const born = await h.until((m) => m.type === MsgType.TASK_NEW);
   const n = { w, slot: born.slot, seq: born.seq, registered, isRunning: () => running, stopSpin: () => w.set(Ctl.STOP_SPIN), mayPark: () => w.set(Ctl.MAY_PARK), endKernelWait: () => w.set(Ctl.END_KERNEL_WAIT) };
   workers.push(n);
@@ -115,7 +119,9 @@ t.test('a latched successor waits behind the holder and starts when the holder p
   const spun = nextMessage(a.w, (m) => m.kind === 'spun');
   a.w.postMessage({ op: 'spin', thenPark: true });
   await sleep(30);
-  const b = await newcomer(h);
+  // B outranks A (SCHED_FIFO 2 over 1): its wake-up preempts A on their cpu at once, so A's
+  // message would come after B's start if A woke B before posting (see the order check below).
+  const b = await newcomer(h, 2);
   await ensureHolds(h, occ, a.slot);
   t.same(h.commit([[b.slot, E, b.seq, true]]), [TxnResult.OK], 'placeNext onto the busy cpu commits');
   t.same(occ(E), { cur: a.slot + 1, next: b.slot + 1 }, 'B is latched as the next task; A still holds the cpu');
@@ -127,12 +133,15 @@ t.test('a latched successor waits behind the holder and starts when the holder p
   const s = (await spun) as { checkpointsHonoured: number };
   t.equal(s.checkpointsHonoured, 0, 'the holder saw no preemption request at its checkpoints');
   t.equal(h.enclave.counters()!.signals, 0, 'no preemption signal was sent');
-  await b.registered;
+  const bStarted = await b.registered;
   t.pass('B started when A parked, with no drain or commit in between');
   t.same(occ(E), { cur: b.slot + 1, next: 0 }, 'B holds the cpu and the successor slot is free');
   b.w.postMessage({ op: 'spin' }); // B holds the cpu for the rest of the test
   const blocked = await h.until((m) => m.type === MsgType.TASK_BLOCKED && m.slot === a.slot);
   t.equal(blocked.cpu, E, "A's TASK_BLOCKED says which cpu it left");
+  // A woken successor preempts the leaver on their cpu: had A woken B first, the agent would
+  // see A leave only once Linux ran A again (placement.c, syr_defer_wakes).
+  t.ok(blocked.tsNs < bStarted, `A posted TASK_BLOCKED before B ran (post ${blocked.tsNs}, B's start ${bStarted})`);
 
   // A third task, in a process of its own, latched behind B and killed before it starts: the shim unlatches it.
   const addon = path.join(ROOT, 'build/Release/syrup_shim.node');
@@ -246,12 +255,13 @@ for (const graceUs of [0, 50_000]) {
     const spun = nextMessage(a.w, (m) => m.kind === 'spun');
     a.w.postMessage({ op: 'spin' }); // until stopSpin(): B's start-up time varies a lot
     await sleep(20);
-    const b = await newcomer(h);
+    const b = await newcomer(h, 2); // outranks A, so its wake-up preempts A at once
     await ensureHolds(h, occupancy(h), a.slot);
     t.same(h.commit([[b.slot, E, b.seq]]), [TxnResult.OK], 'B is placed over A: a preemption');
-    await b.registered;
+    const bStarted = await b.registered;
     // Its own TASK_PREEMPT (a kernel preemption of A, which this VM has plenty of, is not the answer).
     const left = await h.until((m) => m.type === MsgType.TASK_PREEMPT && m.slot === a.slot && m.src === MsgSrc.CLIENT);
+    t.ok(left.tsNs < bStarted, `A posted TASK_PREEMPT before its successor ran (post ${left.tsNs}, B's start ${bStarted})`);
     // Keep draining past the grace period: that is where a held-back signal would fire.
     await h.settle(graceUs / 1000 + 50);
     const k = h.enclave.counters()!;
