@@ -10,7 +10,7 @@
  * bigger slice: with `sliceUs: Infinity` and one class this IS centralized FIFO.
  *
  * Options (ShinjukuOptions): sliceUs (default 50), classes (default 3),
- * latchNext (default false; see docs/writing-a-policy.md).
+ * latchNext (default true; see docs/writing-a-policy.md).
  */
 import { MsgSrc, type TxnResult } from '../agent/abi.ts';
 import type { Message } from '../agent/message.ts';
@@ -73,9 +73,11 @@ export interface ShinjukuOptions {
    * When every cpu is busy, latch the next task on a busy cpu so the holder
    * hands the cpu straight over when it parks. False: a
    * waiting task is placed only when the agent hears that a cpu is free.
-   * Default false: with the stalls behind it fixed (bench/analysis.md, third
-   * and fourth passes) a full sweep runs clean with it on, but on the 2-vCPU VM
-   * it measured slower than without (GET p99 2,335 against 1,319 us at 130 req/s).
+   * Default true: once a leaving holder posted before it woke its successor
+   * (placement.c), it measured ahead at every load on both servers (real
+   * RocksDB: GET p99 349 against 2,087 us at 15k req/s, and 20k req/s runs
+   * where the agent's cpu falls behind without it; bench/analysis.md), since
+   * each hand-off it makes is one the agent does not have to.
    */
   latchNext?: boolean;
 }
@@ -110,7 +112,7 @@ export class ShinjukuPolicy extends Policy {
     const o = readOptions(options, 'shinjuku', {
       sliceUs: numberField(50, (n) => n > 0, 'a positive number or Infinity'),
       classes: numberField(3, (n) => Number.isInteger(n) && n >= 1 && n <= 64, 'an integer from 1 to 64'),
-      latchNext: booleanField(false),
+      latchNext: booleanField(true),
     });
     this.classes = o.classes;
     this.latchNext = o.latchNext;

@@ -202,7 +202,7 @@ t.test('options: defaults, numeric strings, and errors that name the field', asy
   t.throws(() => new ShinjukuPolicy({ sliceUs: 'fast' }), { message: 'options.sliceUs must be a positive number or Infinity (got "fast")' });
   t.throws(() => new ShinjukuPolicy({ classes: 0 }), { message: 'options.classes must be an integer from 1 to 64 (got 0)' });
   t.throws(() => new ShinjukuPolicy({ classes: 2.5 }), { code: 'BAD_POLICY_OPTION', field: 'options.classes' });
-  t.equal(d.latchNext, false, 'latchNext is off by default');
+  t.equal(d.latchNext, true, 'latchNext is on by default');
   t.throws(() => new ShinjukuPolicy({ latchNext: 'sometimes' }), { code: 'BAD_POLICY_OPTION', field: 'options.latchNext' });
   t.throws(() => new ShinjukuPolicy({ slice: 50 }), {
     message: 'options.slice is not an option of shinjuku (known: sliceUs, classes, latchNext)',
