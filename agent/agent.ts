@@ -78,6 +78,17 @@ export const FAIR_SHARE_PERIOD_NS = 500_000;
 /** How many times a runnable-making message the policy threw on is tried again ('continue' mode). */
 const REDELIVER_TRIES = 3;
 
+/** The Policy method each message type calls (named in a PolicyError). */
+const CALLBACK_OF: Record<number, string> = {
+  [MsgType.TASK_NEW]: 'taskNew',
+  [MsgType.TASK_WAKEUP]: 'taskRunnable',
+  [MsgType.TASK_BLOCKED]: 'taskBlocked',
+  [MsgType.TASK_PREEMPT]: 'taskPreempted',
+  [MsgType.TASK_YIELD]: 'taskYield',
+  [MsgType.TASK_DEAD]: 'taskDead',
+  [MsgType.TASK_DEPARTED]: 'taskDeparted',
+};
+
 /** Raised out of run()/step() when the policy threw; carries the original error. */
 export class PolicyError extends Error {
   readonly code = 'POLICY_THREW';
@@ -94,7 +105,11 @@ export class Agent implements ScheduleContext {
 
   private readonly msgs: Message[] = [];
   private readonly owner = new Map<number, Task>();
-  private readonly pending: Txn[] = [];
+  private pending: Txn[] = [];
+  /* The round being committed (swapped with pending), and spare Txn objects: the loop allocates none per placement. */
+  private committing: Txn[] = [];
+  private readonly txnPool: Txn[] = [];
+  private readonly idleOut: number[] = [];
   private readonly pendingCpus = new Set<number>();
   /*
    * The shim's successor slot per cpu, mirrored. A placeNext() task waits in
@@ -244,8 +259,9 @@ export class Agent implements ScheduleContext {
 
   // ---- ScheduleContext -------------------------------------------------------------
 
-  idleCpus(): number[] {
-    const out: number[] = [];
+  idleCpus(): readonly number[] {
+    const out = this.idleOut;
+    out.length = 0;
     // A cpu whose successor slot is taken is not free either. It has no owner
     // when a preempting placement's task already came and went (it ran after
     // the hand-over and parked) before its victim's leaving message arrived:
@@ -287,7 +303,13 @@ export class Agent implements ScheduleContext {
       return;
     }
     this.pendingCpus.add(cpu);
-    this.pending.push({ task, cpu, barrier: task.seq, result: TxnResult.OK, next });
+    const t = this.txnPool.pop() ?? { task, cpu, barrier: 0, result: TxnResult.OK, next };
+    t.task = task;
+    t.cpu = cpu;
+    t.barrier = task.seq;
+    t.result = TxnResult.OK;
+    t.next = next;
+    this.pending.push(t);
   }
 
   preempt(cpu: number): void {
@@ -376,26 +398,44 @@ export class Agent implements ScheduleContext {
   /** Hand a message to the policy; in 'continue' mode remember a runnable-making one it threw on. */
   private deliver(task: Task, m: Message): void {
     const pending = this.redeliver.get(task);
+    // Copies: the channel reuses its message objects.
     if (pending) {
-      pending.after = m;
+      pending.after = { ...m };
       return; // replayed after the failed one, in order
     }
     if (this.callPolicy(task, m) || m.type === MsgType.TASK_BLOCKED) return;
-    this.redeliver.set(task, { msg: m, tries: 1 });
+    this.redeliver.set(task, { msg: { ...m }, tries: 1 });
   }
 
-  /** The policy callbacks a runtime message turns into. False if the policy threw ('continue' mode). */
+  /**
+   * The policy callbacks a runtime message turns into. False if the policy
+   * threw ('continue' mode). A switch inside one try rather than guard() with
+   * a closure per call: this runs for every message.
+   */
   private callPolicy(task: Task, m: Message): boolean {
     const p = this.policy;
-    switch (m.type) {
-      case MsgType.TASK_NEW: return this.guard('taskNew', () => p.taskNew(task, m));
-      case MsgType.TASK_WAKEUP: return this.guard('taskRunnable', () => p.taskRunnable(task, m));
-      case MsgType.TASK_BLOCKED: return this.guard('taskBlocked', () => p.taskBlocked(task, m));
-      case MsgType.TASK_PREEMPT: return this.guard('taskPreempted', () => p.taskPreempted(task, m));
-      case MsgType.TASK_YIELD: return this.guard('taskYield', () => p.taskYield(task, m));
-      case MsgType.TASK_DEAD: return this.guard('taskDead', () => p.taskDead(task, m));
-      case MsgType.TASK_DEPARTED: return this.guard('taskDeparted', () => p.taskDeparted(task, m));
-      default: return true;
+    try {
+      switch (m.type) {
+        case MsgType.TASK_NEW: p.taskNew(task, m); break;
+        case MsgType.TASK_WAKEUP: p.taskRunnable(task, m); break;
+        case MsgType.TASK_BLOCKED: p.taskBlocked(task, m); break;
+        case MsgType.TASK_PREEMPT: p.taskPreempted(task, m); break;
+        case MsgType.TASK_YIELD: p.taskYield(task, m); break;
+        case MsgType.TASK_DEAD: p.taskDead(task, m); break;
+        case MsgType.TASK_DEPARTED: p.taskDeparted(task, m); break;
+      }
+      return true;
+    } catch (err) {
+      this.policyThrew(CALLBACK_OF[m.type] ?? 'message', err);
+      return false;
+    }
+  }
+
+  private committed(task: Task, cpu: number): void {
+    try {
+      this.policy.txnCommitted(task, cpu);
+    } catch (err) {
+      this.policyThrew('txnCommitted', err);
     }
   }
 
@@ -451,15 +491,17 @@ export class Agent implements ScheduleContext {
   }
 
   private commitPending(): void {
-    const txns = this.pending;
+    const done = this.pending;
     this.stats.commits++;
-    this.stats.txns += txns.length;
-    this.channel.commit(txns);
+    this.stats.txns += done.length;
+    this.channel.commit(done);
     // Clear the round's bookkeeping before calling back into the policy, so
     // txnFailed may call place() for the next round without confusion.
-    const done = txns.splice(0, txns.length);
+    this.pending = this.committing;
+    this.committing = done;
     this.pendingCpus.clear();
-    for (const t of done) {
+    for (let i = 0; i < done.length; i++) {
+      const t = done[i];
       this.stats.txnResults[t.result]++;
       if (this.opts.trace) {
         this.log?.info({ txn: { slot: t.task.slot, tid: t.task.tid, cpu: t.cpu, barrier: t.barrier, result: txnResultName(t.result) } }, 'trace txn');
@@ -475,7 +517,7 @@ export class Agent implements ScheduleContext {
         t.task.cpu = t.cpu;
         this.nextTask.set(t.cpu, t.task);
         // If it is running unplaced it stays in unplacedRunning: enforce parks it, and it waits latched.
-        this.guard('txnCommitted', () => this.policy.txnCommitted(t.task, t.cpu));
+        this.committed(t.task, t.cpu);
         continue;
       }
       if (victim && victim !== t.task) {
@@ -491,8 +533,11 @@ export class Agent implements ScheduleContext {
       this.owner.set(t.cpu, t.task);
       this.unplacedRunning.delete(t.task);
       this.opts.onTaskState?.(t.task, SchedState.RUNNING);
-      this.guard('txnCommitted', () => this.policy.txnCommitted(t.task, t.cpu));
+      this.committed(t.task, t.cpu);
     }
+    // Back to the pool: the policy got the task, cpu and result, never the object.
+    for (let i = 0; i < done.length; i++) this.txnPool.push(done[i]);
+    done.length = 0;
   }
 
   private failTxn(t: Txn): void {

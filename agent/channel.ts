@@ -11,7 +11,10 @@ export interface Channel {
   readonly cpus: readonly number[];
   /** Monotonic clock in ns, the same clock as message timestamps. */
   nowNs(): number;
-  /** Move pending messages into out (cleared first), ordered per task by seqnum. */
+  /**
+   * Move pending messages into out (cleared first), ordered per task by
+   * seqnum. The objects may be reused by the next drain: copy one to keep it.
+   */
   drain(out: Message[]): void;
   /** Group-commit a batch; each txn gets its result. */
   commit(txns: Txn[]): void;

@@ -19,8 +19,12 @@ export interface ScheduleContext {
   readonly nowNs: number;
   /** Enclave cpus, ascending. */
   readonly cpus: readonly number[];
-  /** Cpus with no task placed, no placement pending in this round, and a free successor slot (see cpuLatched): place() there succeeds. */
-  idleCpus(): number[];
+  /**
+   * Cpus with no task placed, no placement pending in this round, and a free
+   * successor slot (see cpuLatched): place() there succeeds. The array is
+   * reused by the next call (no garbage per iteration): iterate it, do not keep it.
+   */
+  idleCpus(): readonly number[];
   /** The task the runtime last placed on cpu (or has pending there this round). */
   taskOn(cpu: number): Task | undefined;
   /**
@@ -66,6 +70,8 @@ export interface ScheduleContext {
  *  - After taskDead/taskDeparted the task object is never seen again.
  *  - A placement that fails comes back through txnFailed with its code; the
  *    task did not run.
+ *  - A message object is valid during its callback only (the runtime reuses
+ *    them, so the loop makes no garbage per message): copy the fields to keep.
  */
 export abstract class Policy {
   /** Name shown in logs and stats. */

@@ -25,6 +25,7 @@ export class ShimChannel implements Channel {
   private readonly msg32 = new Uint32Array(this.msgBuf.buffer);
   private readonly msgI32 = new Int32Array(this.msgBuf.buffer);
   private readonly txnBuf = new Int32Array((TXN_CAP * TXN_REQ.size) / U32);
+  private readonly msgPool: Message[] = [];
   private readonly region: Uint32Array;
   private readonly kstat: Uint32Array;
 
@@ -40,23 +41,30 @@ export class ShimChannel implements Channel {
     return CLOCK[0];
   }
 
+  /*
+   * The message objects are this channel's and are rewritten by the next
+   * drain: a fresh object per message was most of the agent's garbage under
+   * load (young-generation pauses of 0.3-9 ms at 15k req/s).
+   */
   drain(out: Message[]): void {
-    out.length = 0;
     const n = native.agentDrain(this.handle, this.msgBuf);
     const w = MSG.size / U32;
+    const pool = this.msgPool;
+    out.length = n;
     for (let i = 0; i < n; i++) {
       const b = i * w;
       const head = this.msg32[b];
-      out.push({
-        type: head & 0xffff,
-        src: head >>> 16,
-        slot: this.msg32[b + 1],
-        tid: this.msg32[b + 2],
-        seq: this.msg32[b + 3],
-        cpu: this.msgI32[b + 4],
-        arg: this.msg32[b + 5],
-        tsNs: this.msg32[b + 6] + this.msg32[b + 7] * 4294967296,
-      });
+      if (i === pool.length) pool.push({ type: 0, src: 0, slot: 0, tid: 0, seq: 0, cpu: 0, arg: 0, tsNs: 0 });
+      const m = pool[i];
+      m.type = head & 0xffff;
+      m.src = head >>> 16;
+      m.slot = this.msg32[b + 1];
+      m.tid = this.msg32[b + 2];
+      m.seq = this.msg32[b + 3];
+      m.cpu = this.msgI32[b + 4];
+      m.arg = this.msg32[b + 5];
+      m.tsNs = this.msg32[b + 6] + this.msg32[b + 7] * 4294967296;
+      out[i] = m;
     }
   }
 

@@ -82,6 +82,14 @@ export interface ShinjukuOptions {
   latchNext?: boolean;
 }
 
+/** A running task as pass 2 sees it. */
+interface RunningEntry {
+  cpu: number;
+  task: Task;
+  cls: number;
+  ranNs: number;
+}
+
 interface ShinjukuTaskInfo {
   state: ShinjukuState;
   /** The class queue it sits in, or was dispatched from. */
@@ -106,6 +114,8 @@ export class ShinjukuPolicy extends Policy {
   private preemptByClass = 0;
   private preemptBySlice = 0;
   private unknownQos = 0;
+  private readonly runList: RunningEntry[] = [];
+  private readonly runPool: RunningEntry[] = [];
 
   constructor(options: ShinjukuOptions | Record<string, unknown> = {}) {
     super();
@@ -171,13 +181,12 @@ export class ShinjukuPolicy extends Policy {
       this.dispatch(ctx, next, cpu);
     }
 
-    const running = this.running(ctx);
     // Pass 2: preemption, most preemptible running task first (lowest class,
     // then longest running). Placing over a running task is the preemption:
     // both go into this iteration's single group commit. A cpu whose
     // successor slot is taken (a latched task, or a preemption still handing
     // over) is not a candidate.
-    const free = running.filter((r) => !ctx.cpuLatched(r.cpu) && this.info.get(r.task)?.state === ShinjukuState.OnCpu);
+    const free = this.preemptible(ctx);
     let i = 0;
     for (; i < free.length; i++) {
       const r = free[i];
@@ -331,21 +340,36 @@ export class ShinjukuPolicy extends Policy {
   }
 
   /** Tasks this policy has running (not Leaving, not placed this round), most preemptible first. */
-  private running(ctx: ScheduleContext): { cpu: number; task: Task; cls: number; ranNs: number }[] {
-    const out = [];
+  /*
+   * The running tasks that could be preempted (OnCpu, successor slot free),
+   * most preemptible first. The entries and the array are reused every
+   * iteration, and the sort is an insertion sort in place (there is one entry
+   * per cpu): schedule() makes no garbage per decision.
+   */
+  private preemptible(ctx: ScheduleContext): readonly RunningEntry[] {
+    const out = this.runList;
+    out.length = 0;
     for (const cpu of ctx.cpus) {
       const task = ctx.taskOn(cpu);
       const inf = task && this.info.get(task);
       // A latched task that holds its cpu now: its holder has left.
       if (inf?.state === ShinjukuState.Latched) inf.state = ShinjukuState.OnCpu;
-      if (!task || inf?.state !== ShinjukuState.OnCpu) continue;
+      if (!task || !inf || inf.state !== ShinjukuState.OnCpu || ctx.cpuLatched(cpu)) continue;
+      if (out.length === this.runPool.length) this.runPool.push({ cpu: 0, task, cls: 0, ranNs: 0 });
+      const e = this.runPool[out.length];
+      e.cpu = cpu;
+      e.task = task;
+      e.cls = inf.cls;
       // The slice runs from when the task really started: the later of the
       // commit and the kernel's switch-in (a parked thread that slept on its
       // futex is switched in only after the release).
-      const ranNs = ctx.nowNs - Math.max(task.placedAtNs, ctx.switchInNs(task));
-      out.push({ cpu, task, cls: inf.cls, ranNs });
+      e.ranNs = ctx.nowNs - Math.max(task.placedAtNs, ctx.switchInNs(task));
+      let j = out.length;
+      out.push(e);
+      for (; j > 0 && (out[j - 1].cls < e.cls || (out[j - 1].cls === e.cls && out[j - 1].ranNs < e.ranNs)); j--) out[j] = out[j - 1];
+      out[j] = e;
     }
-    return out.sort((a, b) => b.cls - a.cls || b.ranNs - a.ranNs);
+    return out;
   }
 }
 

@@ -29,7 +29,7 @@ export class HandEnclave {
       if (Date.now() > end) throw new Error(`no matching message within ${timeoutMs} ms; saw ${JSON.stringify(this.log.map((m) => MsgType[m.type]))}`);
       this.enclave.channel.drain(batch);
       this.enclave.channel.heartbeat();
-      this.log.push(...batch);
+      this.log.push(...batch.map((m) => ({ ...m }))); // the channel reuses its message objects
       await new Promise((r) => setImmediate(r));
     }
   }
