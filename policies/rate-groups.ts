@@ -55,9 +55,12 @@ import { numberField, numberOption, type OptionField, optionsObject, PolicyOptio
  *   Blocked   ── TASK_WAKEUP, budget left ─────────► Runnable   forwarded
  *   Blocked   ── TASK_WAKEUP, group spent ─────────► Throttled  the wakeup is held back
  *   Runnable  ── commit ok ────────────────────────► OnCpu      charged from now on
+ *   Runnable  ── commit ok as a latched successor ─► Latched    not charged: it waits behind the holder
+ *   Latched   ── holder left (it holds the cpu) ───► OnCpu      charged from its start; preempted at
+ *                                                               once if its group ran out meanwhile
  *   Runnable  ── group runs out ───────────────────► Throttled  inner: taskBlocked, src SHIM
  *   OnCpu     ── group runs out, ctx.preempt(cpu) ─► Evicting
- *   OnCpu, Evicting ── TASK_PREEMPT / TASK_YIELD ──► Runnable   forwarded; or, if the group is spent,
+ *   OnCpu, Evicting, Latched ── TASK_PREEMPT / TASK_YIELD ► Runnable forwarded; or, if spent,
  *                                                    Throttled  inner: taskBlocked, src SHIM
  *   Throttled ── refill ───────────────────────────► Runnable   inner: the held TASK_WAKEUP,
  *                                                               or taskRunnable, src SHIM
@@ -73,6 +76,8 @@ export enum RateState {
   Blocked = 'Blocked',
   Runnable = 'Runnable',
   OnCpu = 'OnCpu',
+  /** Committed with placeNext behind a busy cpu's holder; runs once the holder leaves. */
+  Latched = 'Latched',
   Evicting = 'Evicting',
   Throttled = 'Throttled',
 }
@@ -139,6 +144,10 @@ export class RateGroups extends Policy {
   private readonly stints = new Map<Task, Stint>();
   private capacityNs = 0;
   private windowEndNs = 0;
+  /** Latched successors of limited groups, watched every iteration until they hold their cpu. */
+  private readonly latched = new Set<Task>();
+  /** The runtime's context, kept from schedule() for the commit callbacks of the same iteration. */
+  private ctx: ScheduleContext | undefined;
 
   constructor(
     readonly inner: Policy,
@@ -177,7 +186,7 @@ export class RateGroups extends Policy {
       // Hold the real wakeup: the inner policy thinks the task is still
       // blocked, which is exactly right until the group has budget again.
       inf.state = RateState.Throttled;
-      inf.held = msg;
+      inf.held = { ...msg }; // a copy: the runtime reuses message objects
       g.throttled.push(task);
       return;
     }
@@ -189,6 +198,7 @@ export class RateGroups extends Policy {
     const inf = this.info.get(task);
     if (!inf) return;
     this.endStint(task, msg.tsNs);
+    this.latched.delete(task);
     if (inf.state === RateState.Throttled) {
       // The inner policy already thinks it is blocked (it was told so, or never
       // saw the wakeup that is now void); a second TASK_BLOCKED would confuse it.
@@ -221,6 +231,8 @@ export class RateGroups extends Policy {
   // ---- scheduling -----------------------------------------------------------
 
   override schedule(ctx: ScheduleContext): void {
+    this.ctx = ctx;
+    this.startLatched(ctx);
     this.advance(ctx);
     // Decisions happen here, once per iteration, in a fixed order: take spent
     // groups away from the inner policy and give refilled ones back, then let
@@ -236,9 +248,15 @@ export class RateGroups extends Policy {
   override txnCommitted(task: Task, cpu: number): void {
     const inf = this.info.get(task);
     if (inf) {
-      inf.state = RateState.OnCpu;
       const g = this.groupOf(task);
-      if (g) this.stints.set(task, { group: g, fromNs: task.placedAtNs });
+      if (g && this.ctx?.nextOn(cpu) === task) {
+        // Waiting behind the holder costs the group nothing; charged once it starts.
+        inf.state = RateState.Latched;
+        this.latched.add(task);
+      } else {
+        inf.state = RateState.OnCpu;
+        if (g) this.stints.set(task, { group: g, fromNs: task.placedAtNs });
+      }
     }
     this.inner.txnCommitted(task, cpu);
   }
@@ -271,13 +289,39 @@ export class RateGroups extends Policy {
     return this.groups.get(task.group);
   }
 
-  /** A task left its cpu but is still runnable (TASK_PREEMPT, TASK_YIELD). */
+  /**
+   * Latched successors whose holder has left hold their cpu now: their stint
+   * starts where the runtime says they took it over. One whose group ran out
+   * while it waited cannot be unlatched, so it is preempted as soon as it runs.
+   */
+  private startLatched(ctx: ScheduleContext): void {
+    if (this.latched.size === 0) return;
+    for (const task of this.latched) {
+      const inf = this.info.get(task);
+      if (inf?.state !== RateState.Latched) {
+        this.latched.delete(task);
+        continue;
+      }
+      if (task.cpu < 0 || ctx.taskOn(task.cpu) !== task) continue;
+      this.latched.delete(task);
+      const g = this.groupOf(task) as Group;
+      inf.state = RateState.OnCpu;
+      this.stints.set(task, { group: g, fromNs: task.placedAtNs });
+      if (g.spent) {
+        inf.state = RateState.Evicting;
+        ctx.preempt(task.cpu);
+      }
+    }
+  }
+
+  /** A task left its cpu (or its latch) but is still runnable (TASK_PREEMPT, TASK_YIELD). */
   private offCpu(task: Task, msg: Message, forward: () => void): void {
     const inf = this.info.get(task);
     if (!inf) return forward();
     // Throttled: the kernel ran it unplaced for a moment; it stays withheld.
     if (inf.state === RateState.Throttled) return;
-    const wasRunning = inf.state === RateState.OnCpu || inf.state === RateState.Evicting;
+    this.latched.delete(task);
+    const wasRunning = inf.state === RateState.OnCpu || inf.state === RateState.Evicting || inf.state === RateState.Latched;
     this.endStint(task, msg.tsNs);
     const g = this.groupOf(task);
     if (wasRunning && g?.spent) {
@@ -294,6 +338,7 @@ export class RateGroups extends Policy {
     const inf = this.info.get(task);
     if (!inf) return;
     this.endStint(task, msg.tsNs);
+    this.latched.delete(task);
     if (inf.state === RateState.Throttled) this.unthrottle(task, inf);
     this.info.delete(task);
   }

@@ -175,3 +175,45 @@ t.test('options: groups by id or by name, rate in (0, 100], errors that name the
   t.throws(() => make({ groups: { '2': { ratePct: 50 } }, windowMs: 0 }), { message: 'options.windowMs must be a positive number of ms (got 0)' });
   t.throws(() => createPolicy('fifo', { windowMs: 5 }), { code: 'BAD_POLICY_OPTION', field: 'options.groups' }, 'windowMs alone is not enough');
 });
+
+t.test('around a latching policy: a latched successor is charged from when it starts, not while it waits', async (t) => {
+  // Shinjuku latches the next task behind a busy cpu (latchNext, its default). Charging the
+  // group from the commit billed it for time it spent waiting behind another group's holder:
+  // the live test's 50 % group got ~1 % of the cpu, and a throttle aimed at the latched task
+  // preempted the holder instead.
+  const h = new PolicyHarness(new RateGroups(new ShinjukuPolicy({ sliceUs: Infinity, classes: 1 }), { groups: { batch: { id: 2, ratePct: 50 } }, windowMs: 1 }));
+  h.newTask(1); // ungrouped holder
+  t.same(h.step(), [ok(1, 0)]);
+  h.newTask(2, { group: 2 });
+  t.same(h.step(), [ok(2, 0)], 'the grouped task is committed behind the holder');
+  t.equal(h.agent.nextOn(0)?.slot, 2, 'as a latched successor');
+  h.advanceUs(450);
+  t.same(h.step(), []);
+  t.same(h.parks(), [], '0.45 ms latched: nobody is preempted');
+  h.block(1); // the holder parks and hands cpu 0 to task 2
+  t.same(h.step(), []);
+  t.equal(h.on(0), 2, 'task 2 holds the cpu');
+  h.advanceUs(400);
+  t.same(h.step(), []);
+  t.same(h.parks(), [], '0.4 ms of running is within the 0.5 ms budget (the wait was not charged)');
+  h.advanceUs(100);
+  t.same(h.step(), []);
+  t.same(h.parks(), [[2, 'preempt']], 'at 0.5 ms of its own running the group is spent and task 2 is asked to leave');
+});
+
+t.test('around a latching policy: a successor whose group ran out while it waited is preempted once it starts, and the holder is left alone', async (t) => {
+  const h = new PolicyHarness(new RateGroups(new ShinjukuPolicy({ sliceUs: Infinity, classes: 1 }), { groups: { batch: { id: 2, ratePct: 50 } }, windowMs: 1 }));
+  h.newTask(1, { group: 2 });
+  t.same(h.step(), [ok(1, 0)], 'a grouped task runs');
+  h.newTask(3, { group: 2 });
+  t.same(h.step(), [ok(3, 0)], 'a second one is latched behind it');
+  h.advanceUs(500);
+  t.same(h.step(), []);
+  t.same(h.parks(), [[1, 'preempt']], 'the budget is spent: the running one is asked to leave');
+  h.preempted(1); // it hands the cpu to task 3 on its way out
+  t.same(h.step(), []);
+  t.same(h.parks(), [[3, 'preempt']], 'the successor it handed the cpu to is asked to leave at once');
+  h.preempted(3);
+  t.same(h.step(), [], 'both are withheld until the refill');
+  t.equal(h.policy.stats()['group.batch.throttledTasks'], 2);
+});
