@@ -304,8 +304,9 @@ export class RateGroups extends Policy {
       }
       if (task.cpu < 0 || ctx.taskOn(task.cpu) !== task) continue;
       this.latched.delete(task);
-      const g = this.groupOf(task) as Group;
       inf.state = RateState.OnCpu;
+      const g = this.groupOf(task);
+      if (!g) continue; // no longer in a limited group: nothing to charge
       this.stints.set(task, { group: g, fromNs: task.placedAtNs });
       if (g.spent) {
         inf.state = RateState.Evicting;

@@ -2,6 +2,7 @@
 import t from 'tap';
 import { MsgSrc } from '../agent/abi.ts';
 import type { Message } from '../agent/message.ts';
+import type { Policy } from '../agent/policy.ts';
 import { FifoPolicy } from '../policies/fifo.ts';
 import { RateGroups } from '../policies/rate-groups.ts';
 import { createPolicy } from '../policies/registry.ts';
@@ -9,10 +10,13 @@ import { ShinjukuPolicy } from '../policies/shinjuku.ts';
 import type { Task } from '../agent/task.ts';
 import { ok, PolicyHarness } from './helpers/policy-harness.ts';
 
-/** FIFO in a rate wrapper: group 2 at 50 % of the enclave, 1 ms windows. */
-function halfRate(cpus = [0]): PolicyHarness {
-  return new PolicyHarness(new RateGroups(new FifoPolicy(), { groups: { batch: { id: 2, ratePct: 50 } }, windowMs: 1 }), cpus);
+/** A policy (FIFO unless given) in a rate wrapper: group 2 at 50 % of the enclave, 1 ms windows. */
+function halfRate(cpus = [0], inner: Policy = new FifoPolicy()): PolicyHarness {
+  return new PolicyHarness(new RateGroups(inner, { groups: { batch: { id: 2, ratePct: 50 } }, windowMs: 1 }), cpus);
 }
+
+/** Shinjuku as a plain latching FIFO (one class, no slice), latchNext being its default. */
+const latching = () => new ShinjukuPolicy({ sliceUs: Infinity, classes: 1 });
 
 t.test('a group that spent its budget is preempted, withheld while the cpu is free, and placed again at refill', async (t) => {
   const h = halfRate();
@@ -181,7 +185,7 @@ t.test('around a latching policy: a latched successor is charged from when it st
   // group from the commit billed it for time it spent waiting behind another group's holder:
   // the live test's 50 % group got ~1 % of the cpu, and a throttle aimed at the latched task
   // preempted the holder instead.
-  const h = new PolicyHarness(new RateGroups(new ShinjukuPolicy({ sliceUs: Infinity, classes: 1 }), { groups: { batch: { id: 2, ratePct: 50 } }, windowMs: 1 }));
+  const h = halfRate([0], latching());
   h.newTask(1); // ungrouped holder
   t.same(h.step(), [ok(1, 0)]);
   h.newTask(2, { group: 2 });
@@ -202,7 +206,7 @@ t.test('around a latching policy: a latched successor is charged from when it st
 });
 
 t.test('around a latching policy: a successor whose group ran out while it waited is preempted once it starts, and the holder is left alone', async (t) => {
-  const h = new PolicyHarness(new RateGroups(new ShinjukuPolicy({ sliceUs: Infinity, classes: 1 }), { groups: { batch: { id: 2, ratePct: 50 } }, windowMs: 1 }));
+  const h = halfRate([0], latching());
   h.newTask(1, { group: 2 });
   t.same(h.step(), [ok(1, 0)], 'a grouped task runs');
   h.newTask(3, { group: 2 });
