@@ -168,6 +168,32 @@ static void detach_all(struct syr_client *c)
 	}
 }
 
+/*
+ * An agent killed outright (SIGKILL, OOM) leaves its region ACTIVE with
+ * nobody behind it; the watchdog would find that out, but only after the
+ * attach had already succeeded, so a program started against a dead enclave
+ * would be told it had an agent. Checking the agent's pid here makes attach
+ * refuse it up front. An exited-but-unreaped agent is still "gone": its pidfd
+ * polls readable. A handover is not a death (the next agent is coming).
+ */
+static bool agent_gone(const struct syr_hdr *h)
+{
+	uint32_t st = __atomic_load_n(&h->enclave_state, __ATOMIC_ACQUIRE);
+	if (st == SYR_ENC_NO_AGENT)
+		return true;
+	if (st == SYR_ENC_HANDOVER)
+		return false;
+	uint32_t pid = __atomic_load_n(&h->agent_pid, __ATOMIC_ACQUIRE);
+	int fd = (int)syscall(SYS_pidfd_open, pid, 0);
+	if (fd < 0)
+		return errno == ESRCH;
+	struct pollfd p = {.fd = fd, .events = POLLIN};
+	bool gone = poll(&p, 1, 0) > 0 && (p.revents & (POLLIN | POLLHUP | POLLERR));
+	close(fd);
+	/* Exited during a handover begun after the state load above: still not a death. */
+	return gone && __atomic_load_n(&h->enclave_state, __ATOMIC_ACQUIRE) != SYR_ENC_HANDOVER;
+}
+
 static void *watchdog_main(void *arg)
 {
 	struct syr_client *c = arg;
@@ -252,7 +278,7 @@ int syr_client_attach(const char *name, struct syr_client **out)
 		return -ENOMEM;
 	}
 	int rc = syr_map_open(&c->m, name);
-	if (rc == 0 && c->m.r->hdr.enclave_state == SYR_ENC_NO_AGENT)
+	if (rc == 0 && agent_gone(&c->m.r->hdr))
 		rc = SYR_E_NOAGENT;
 	if (rc == 0)
 		rc = install_handler((int)c->m.r->hdr.preempt_signo);

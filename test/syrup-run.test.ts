@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { buildC } from './helpers/c-fixture.ts';
-import { agentTrace, enclaveName, ROOT, runProcess, sleep, startAgent } from './helpers/live.ts';
+import { agentTrace, enclaveName, ROOT, runProcess, startAgent, waitFor } from './helpers/live.ts';
 import { ENCLAVE_ARGS, ENCLAVE_CPU } from './helpers/cpus.ts';
 
 // cpus: ENCLAVE_ARGS (helpers/cpus.ts): one enclave cpu; FIFO never preempts, so cpu jobs run one thread at a time.
@@ -49,7 +49,7 @@ t.test('the agent SIGKILLed mid-run: the program finishes under Linux with the s
   const bin = program(t);
   const expected = spawnSync(bin, ['3', '200', '2000', '100'], { encoding: 'utf8', timeout: 30_000 }).stdout;
   const name = enclaveName('runkill');
-  const agent = await startAgent(agentArgs(name));
+  const agent = await startAgent(agentArgs(name, '--trace'));
   t.teardown(() => agent.stop());
   const proc = spawn(process.execPath, [RUN, '--enclave', name, '--', bin, '3', '200', '2000', '100'], { stdio: ['ignore', 'pipe', 'pipe'], timeout: 60_000 });
   let out = '';
@@ -57,7 +57,12 @@ t.test('the agent SIGKILLed mid-run: the program finishes under Linux with the s
   proc.stdout.on('data', (d) => (out += d));
   proc.stderr.on('data', (d) => (err += d));
   const done = new Promise<number | null>((resolve) => proc.on('close', resolve));
-  await sleep(800); // syrup-run's own start (tsx) takes a few hundred ms; the program's cpu jobs take 1.2 s
+  // Kill only once the program runs under the agent: syrup-run's own start
+  // (tsx) can take over a second on a loaded machine, and a kill before its
+  // preflight is a different case (NO_AGENT, tested below). The main thread
+  // and its three workers register before any of the 1.2 s of cpu jobs ends.
+  const registered = () => agentTrace(agent).filter((e) => e.kind === 'message' && e.message.type === 'TASK_NEW').length;
+  t.ok(await waitFor(() => registered() >= 4, 30_000), `the program's four threads registered (${registered()})`);
   t.equal(proc.exitCode, null, 'the program is still running when the agent dies');
   agent.proc.kill('SIGKILL');
   await agent.exited;
@@ -94,4 +99,9 @@ t.test('bad input: a one-line error and a distinct exit code each', async (t) =>
   }
   const ok = await syrupRun(['--enclave', name, '--qos', '2', '--', bin, '1', '1', '100', '1']);
   t.equal(ok.code, 0, 'and with good input it runs');
+  agent.proc.kill('SIGKILL');
+  await agent.exited;
+  const dead = await syrupRun(['--enclave', name, '--', bin, '1', '1', '100', '1'], 20_000);
+  t.equal(dead.code, 3, 'an enclave whose agent died: exit 3');
+  t.match(dead.stderr, /no live agent \(NO_AGENT\)/, 'it says so');
 });
