@@ -1,4 +1,4 @@
-// run-delay.ts: how long the benchmark's own threads waited runnable for a cpu during a phase (/proc schedstat run_delay), per role.
+// run-delay.ts: how long the benchmark's own threads waited runnable for a cpu during a phase, and how much cpu they used (/proc schedstat), per role.
 /*
  * The stage split says which half of wake-to-run a tail sits in; this says
  * why. The kernel counts, per thread, the time it spent runnable on a run
@@ -8,6 +8,10 @@
  * design on a 2-cpu layout, the server's helpers, kernel threads); for the
  * workers it is time a woken or placed thread waited behind another thread
  * on its worker cpu. Read before and after a phase, as a rate: ms per second.
+ * The first field (time on a cpu) is kept beside it: on a layout where the
+ * agent shares its cpu with the generator and dispatcher, their sum against
+ * 1000 ms/s is how close that cpu is to full, and the agent's share divided
+ * by the rate is its cost per request.
  */
 import { readFileSync } from 'node:fs';
 
@@ -22,6 +26,8 @@ export interface RunDelaySample {
   atMs: number;
   /** Cumulative run-queue wait in ns, by role (workers summed). */
   ns: { agent?: number; dispatcher: number; generator: number; workers: number };
+  /** Cumulative time on a cpu in ns, same roles. */
+  cpuNs: { agent?: number; dispatcher: number; generator: number; workers: number };
 }
 
 /** Run-queue wait per second of the phase, in ms (1000 = a thread that waited the whole time). */
@@ -32,23 +38,34 @@ export interface RunDelay {
   generatorMsPerS: number;
   /** Summed over the workers: with many workers per cpu, time workers spent queued behind each other too. */
   workersMsPerS: number;
+  /** Time on a cpu per second of the phase, in ms, by role (the agent's loop thread; workers summed). */
+  cpuMsPerS?: { agent?: number; dispatcher: number; generator: number; workers: number };
 }
 
-/** Cumulative run-queue wait of one thread (ns); 0 once it has exited. */
-function waitNs(tid: number): number {
+/** A thread's schedstat fields [time on cpu, run-queue wait] in ns; zeros once it has exited. */
+function schedstat(tid: number): [number, number] {
   try {
-    return Number(readFileSync(`/proc/${tid}/schedstat`, 'utf8').split(' ')[1]) || 0;
+    const f = readFileSync(`/proc/${tid}/schedstat`, 'utf8').split(' ');
+    return [Number(f[0]) || 0, Number(f[1]) || 0];
   } catch {
-    return 0;
+    return [0, 0];
   }
 }
 
 export function sampleRunDelay(t: RoleTids): RunDelaySample {
-  let workers = 0;
-  for (const tid of t.workers) workers += waitNs(tid);
+  const workers = [0, 0];
+  for (const tid of t.workers) {
+    const s = schedstat(tid);
+    workers[0] += s[0];
+    workers[1] += s[1];
+  }
+  const agent = t.agent ? schedstat(t.agent) : undefined;
+  const dispatcher = schedstat(t.dispatcher);
+  const generator = schedstat(t.generator);
   return {
     atMs: Date.now(),
-    ns: { ...(t.agent ? { agent: waitNs(t.agent) } : {}), dispatcher: waitNs(t.dispatcher), generator: waitNs(t.generator), workers },
+    ns: { ...(agent ? { agent: agent[1] } : {}), dispatcher: dispatcher[1], generator: generator[1], workers: workers[1] },
+    cpuNs: { ...(agent ? { agent: agent[0] } : {}), dispatcher: dispatcher[0], generator: generator[0], workers: workers[0] },
   };
 }
 
@@ -60,5 +77,11 @@ export function runDelay(a: RunDelaySample, b: RunDelaySample): RunDelay {
     dispatcherMsPerS: rate(a.ns.dispatcher, b.ns.dispatcher),
     generatorMsPerS: rate(a.ns.generator, b.ns.generator),
     workersMsPerS: rate(a.ns.workers, b.ns.workers),
+    cpuMsPerS: {
+      ...(a.cpuNs.agent !== undefined && b.cpuNs.agent !== undefined ? { agent: rate(a.cpuNs.agent, b.cpuNs.agent) } : {}),
+      dispatcher: rate(a.cpuNs.dispatcher, b.cpuNs.dispatcher),
+      generator: rate(a.cpuNs.generator, b.cpuNs.generator),
+      workers: rate(a.cpuNs.workers, b.cpuNs.workers),
+    },
   };
 }
