@@ -9,6 +9,7 @@ import type { AgentOptions } from './options.ts';
 import type { Policy } from './policy.ts';
 import type { SchedStatePublisher } from './sched-state-publisher.ts';
 import { formatCpuList, InputError, onlineCpus } from './topology.ts';
+import { AGENT_V8_FLAGS, missingV8Flags } from './v8-flags.ts';
 import { PerformanceObserver } from 'node:perf_hooks';
 
 /**
@@ -113,6 +114,10 @@ export async function runAgent(
     },
     'agent ready',
   );
+  const missing = missingV8Flags();
+  if (o.agentPriority > 0 && missing.length > 0) {
+    log.warn({ missingV8Flags: missing }, `node was started without ${missing.join(' ')}: V8's helper threads starve behind a SCHED_FIFO agent (multi-ms GC pauses while it warms up); start it as bin/syrup-agent.js (its shebang has them) or node ${AGENT_V8_FLAGS.join(' ')} bin/syrup-agent.js`);
+  }
   onReady?.(agent);
   let exitCode = 0;
   try {

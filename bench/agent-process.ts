@@ -3,6 +3,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { formatCpuList } from './pin.ts';
 import { AGENT_BIN, REPO_ROOT } from './configs.ts';
 import { LineTail, readJsonLines, tailLines } from './lines.ts';
+import { AGENT_V8_FLAGS } from '../agent/v8-flags.ts';
 
 /** Generous: on a busy 2-cpu machine loading tsx and the policy has been seen to take over 30 s. */
 const READY_LIMIT_MS = 90_000;
@@ -62,6 +63,7 @@ export class AgentProcess {
 
   static async start(spec: AgentSpec): Promise<AgentProcess> {
     const args = [
+      ...AGENT_V8_FLAGS,
       AGENT_BIN,
       '--enclave', `cpus=${formatCpuList(spec.enclaveCpus)}`,
       '--agent-cpu', String(spec.agentCpu),

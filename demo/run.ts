@@ -5,6 +5,7 @@ import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { Piscina } from 'piscina';
 import { formatCpuList, onlineCpus } from '../agent/topology.ts';
+import { AGENT_V8_FLAGS } from '../agent/v8-flags.ts';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -44,7 +45,7 @@ console.log(`syrup demo: enclave '${name}' on cpus ${formatCpuList(cpus)}, agent
 
 const agent = spawn(
   process.execPath,
-  [path.join(root, 'bin/syrup-agent.js'), '--enclave', `cpus=${formatCpuList(cpus)}`, '--agent-cpu', String(agentCpu),
+  [...AGENT_V8_FLAGS, path.join(root, 'bin/syrup-agent.js'), '--enclave', `cpus=${formatCpuList(cpus)}`, '--agent-cpu', String(agentCpu),
     '--policy', values.policy!, '--name', name, '--stats-interval', '1000'],
   { stdio: ['ignore', 'pipe', 'inherit'] },
 );

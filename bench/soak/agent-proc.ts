@@ -3,6 +3,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import type { ShimCounters } from '../../agent/native.ts';
 import { AGENT_BIN } from '../configs.ts';
+import { AGENT_V8_FLAGS } from '../../agent/v8-flags.ts';
 
 export interface AgentFinal {
   msg: string;
@@ -36,7 +37,7 @@ export class AgentProc {
     const until = Date.now() + (opts.overlapWaitMs ?? 30 * 60_000);
     let told = false;
     for (;;) {
-      const a = new AgentProc(spawn(process.execPath, [AGENT_BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] }), args);
+      const a = new AgentProc(spawn(process.execPath, [...AGENT_V8_FLAGS, AGENT_BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] }), args);
       const outcome = await a.waitReady();
       if (outcome === 'ready') return a;
       const err = a.stderr.join('');

@@ -8,6 +8,7 @@ import fs from 'node:fs';
 import { native } from '../../agent/native.ts';
 import { onlineCpus } from '../../agent/topology.ts';
 import { AGENT_CPU, ENCLAVE_CPU } from './cpus.ts';
+import { AGENT_V8_FLAGS } from '../../agent/v8-flags.ts';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
@@ -46,9 +47,9 @@ export interface RunningAgent {
   stop(): Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
-/** Start syrup-agent and resolve once it logged 'agent ready' (rejects if it exits first). */
+/** Start syrup-agent (with AGENT_V8_FLAGS, as its shebang does) and resolve once it logged 'agent ready' (rejects if it exits first). */
 export function startAgent(args: string[]): Promise<RunningAgent> {
-  const proc = spawn(process.execPath, [AGENT_BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = spawn(process.execPath, [...AGENT_V8_FLAGS, AGENT_BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   const out: string[] = [];
   const err: string[] = [];
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
@@ -120,7 +121,7 @@ export function agentTrace(agent: RunningAgent, from = 0): TraceEntry[] {
 
 /** Run the agent CLI to completion (for bad-input cases). */
 export function runAgentCli(args: string[], timeoutMs = 20000): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return runProcess(process.execPath, [AGENT_BIN, ...args], timeoutMs);
+  return runProcess(process.execPath, [...AGENT_V8_FLAGS, AGENT_BIN, ...args], timeoutMs);
 }
 
 /**
