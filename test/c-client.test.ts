@@ -2,7 +2,7 @@
 import t from 'tap';
 import { spawn, spawnSync } from 'node:child_process';
 import { buildAgainstLibsyrup } from './helpers/c-fixture.ts';
-import { enclaveName, sleep, startAgent } from './helpers/live.ts';
+import { enclaveName, startAgent, tracedMessages, waitFor } from './helpers/live.ts';
 import { ENCLAVE_ARGS, ENCLAVE_CPU } from './helpers/cpus.ts';
 
 // cpus: ENCLAVE_ARGS (helpers/cpus.ts): one enclave cpu, so a policy runs one worker at a time.
@@ -45,7 +45,7 @@ t.test('a bad enclave name is refused with its code', async (t) => {
 t.test('the agent SIGKILLed mid-run: the C workers finish under Linux', async (t) => {
   const bin = buildAgainstLibsyrup(t, 'worker-pool', 'client/examples/worker-pool.c');
   const name = enclaveName('ckill');
-  const agent = await startAgent(agentArgs(name));
+  const agent = await startAgent([...agentArgs(name), '--trace']);
   t.teardown(() => agent.stop());
   const proc = spawn(bin, [name, '3', '500', '2000'], { stdio: ['ignore', 'pipe', 'pipe'], timeout: 30_000 });
   let out = '';
@@ -53,7 +53,11 @@ t.test('the agent SIGKILLed mid-run: the C workers finish under Linux', async (t
   proc.stdout.on('data', (d) => (out += d));
   proc.stderr.on('data', (d) => (err += d));
   const done = new Promise<number | null>((resolve) => proc.on('close', resolve));
-  await sleep(150); // the jobs take 1 s of the one enclave cpu: the agent dies well before they are done
+  // Kill only once all three workers run under the agent (a worker that
+  // registers after the kill is refused, and the service exits 1): the jobs
+  // take 1 s of the one enclave cpu, so the agent dies well before they are done.
+  const registered = () => tracedMessages(agent, 'TASK_NEW').length;
+  t.ok(await waitFor(() => registered() >= 3, 30_000), `the service's three workers registered (${registered()})`);
   t.equal(proc.exitCode, null, 'the service is still running when the agent dies');
   agent.proc.kill('SIGKILL');
   await agent.exited;

@@ -24,6 +24,7 @@ t.test('transaction validation, result codes and enforcement', async (t) => {
   t.teardown(() => worker.terminate());
   let registered = false;
   const reg = nextMessage(worker, (m) => m.kind === 'registered').then((m) => ((registered = true), m));
+  await nextMessage(worker, (m) => m.kind === 'registering'); // wait out its boot here, not in until(), which spins a cpu the boot could use
   const born = await h.until((m) => m.type === MsgType.TASK_NEW);
   const slot = born.slot;
 
@@ -70,6 +71,7 @@ t.test('a task already on a cpu is TARGET_ONCPU', async (t) => {
   t.teardown(() => h.close());
   const worker = startWorker('scripted-worker.ts', { enclave: h.name });
   t.teardown(() => worker.terminate());
+  await nextMessage(worker, (m) => m.kind === 'registering'); // wait out its boot here, not in until(), which spins a cpu the boot could use
   const born = await h.until((m) => m.type === MsgType.TASK_NEW);
   t.same(
     h.commit([[born.slot, E, born.seq], [born.slot, AGENT_CPU, born.seq]]),
@@ -83,6 +85,7 @@ t.test('a dead task is TARGET_DEAD', async (t) => {
   const h = new HandEnclave('commitdead');
   t.teardown(() => h.close());
   const worker = startWorker('scripted-worker.ts', { enclave: h.name });
+  await nextMessage(worker, (m) => m.kind === 'registering'); // wait out its boot here, not in until(), which spins a cpu the boot could use
   const born = await h.until((m) => m.type === MsgType.TASK_NEW);
   h.commit([[born.slot, E, born.seq]]);
   await nextMessage(worker, (m) => m.kind === 'registered');

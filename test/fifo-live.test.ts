@@ -1,13 +1,13 @@
 // fifo-live.test.ts: FIFO on a real enclave (one enclave cpu, the agent on another): exclusivity and arrival order with real threads.
 import t from 'tap';
-import { enclaveName, nextMessage, sleep, startAgent, startWorker } from './helpers/live.ts';
+import { enclaveName, nextMessage, startAgent, startWorker, tracedMessages, waitFor } from './helpers/live.ts';
 import { ENCLAVE_ARGS, ENCLAVE_CPU } from './helpers/cpus.ts';
 
 t.test('registered threads run one at a time on cpu 0, in arrival order', async (t) => {
   const name = enclaveName('fifo');
   // --no-isolate: unregister must restore the thread's own mask; under isolation that mask is
   // clipped and every cpu is handed back instead (isolation.test.ts).
-  const agent = await startAgent([...ENCLAVE_ARGS, '--policy', 'fifo', '--name', name, '--stats-interval', '0', '--no-isolate']);
+  const agent = await startAgent([...ENCLAVE_ARGS, '--policy', 'fifo', '--name', name, '--stats-interval', '0', '--no-isolate', '--trace']);
   t.teardown(() => agent.stop());
   const N = 5;
   const shared = new SharedArrayBuffer(16);
@@ -16,8 +16,9 @@ t.test('registered threads run one at a time on cpu 0, in arrival order', async 
     const w = startWorker('busy-worker.ts', { enclave: name, workMs: 40, shared, index: i });
     done.push(nextMessage(w, (m) => m.kind === 'done'));
     await nextMessage(w, (m) => m.kind === 'registering');
-    // Let its TASK_NEW reach the agent before the next thread arrives, so arrival order is defined.
-    await sleep(15);
+    // Its TASK_NEW reaches the agent before the next thread arrives, so arrival order is defined.
+    const arrived = () => tracedMessages(agent, 'TASK_NEW').length;
+    t.ok(await waitFor(() => arrived() === i + 1, 30_000), `thread ${i}'s TASK_NEW reached the agent (${arrived()} so far)`);
   }
   const results = await Promise.all(done);
   const words = new Int32Array(shared);

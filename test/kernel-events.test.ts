@@ -13,6 +13,7 @@ t.test('kernel sleep produces TASK_BLOCKED then TASK_WAKEUP with increasing seqn
   t.teardown(() => h.close());
   const w = startWorker('scripted-worker.ts', { enclave: h.name });
   t.teardown(() => w.terminate());
+  await nextMessage(w, (m) => m.kind === 'registering'); // wait out its boot here, not in until(), which spins a cpu the boot could use
   const born = await h.until((m) => m.type === MsgType.TASK_NEW);
   t.equal(born.src, MsgSrc.CLIENT, 'TASK_NEW comes from the client library');
   t.same(h.commit([[born.slot, E, born.seq]]), [0], 'placement commits');
@@ -48,6 +49,7 @@ t.test('a registered thread that exits produces TASK_DEAD', async (t) => {
   const h = new HandEnclave('dead');
   t.teardown(() => h.close());
   const w = startWorker('scripted-worker.ts', { enclave: h.name });
+  await nextMessage(w, (m) => m.kind === 'registering'); // wait out its boot here, not in until(), which spins a cpu the boot could use
   const born = await h.until((m) => m.type === MsgType.TASK_NEW);
   h.commit([[born.slot, E, born.seq]]);
   await nextMessage(w, (m) => m.kind === 'registered');

@@ -7,7 +7,7 @@ import { native } from '../agent/native.ts';
 import { attach } from '../client/index.ts';
 import { Task } from '../agent/task.ts';
 import { HandEnclave } from './helpers/inproc.ts';
-import { nextMessage, ROOT, sleep } from './helpers/live.ts';
+import { nextMessage, ROOT, sleep, waitFor } from './helpers/live.ts';
 import { Ctl, ScriptedProcess } from './helpers/scripted-process.ts';
 import { AGENT_CPU, ENCLAVE_CPU } from './helpers/cpus.ts';
 
@@ -72,12 +72,21 @@ async function newcomer(h: HandEnclave, priority = 1): Promise<Newcomer> {
  * agent would after the wakeup.
  */
 async function ensureHolds(h: HandEnclave, occ: (cpu: number) => { cur: number }, slot: number): Promise<void> {
-  for (let i = 0; i < 200 && occ(E).cur !== slot + 1; i++) {
+  // A deadline, not a number of rounds: on a loaded machine a settle can take far longer than asked.
+  const end = Date.now() + 10_000;
+  while (occ(E).cur !== slot + 1 && Date.now() < end) {
     await h.settle(5);
     const last = h.last(slot);
     if (last && occ(E).cur === 0) h.commit([[slot, E, last.seq]]);
   }
   if (occ(E).cur !== slot + 1) throw new Error(`slot ${slot} could not be placed back on cpu ${E}`);
+}
+
+/* Keep draining until cond holds or timeoutMs passes (returns whether it held): waitFor for what only a drain applies. */
+async function drainUntil(h: HandEnclave, cond: () => boolean, timeoutMs = 10_000): Promise<boolean> {
+  const end = Date.now() + timeoutMs;
+  while (!cond() && Date.now() < end) await h.settle(5);
+  return cond();
 }
 
 /* Commit with slot's latest seqnum, draining and trying again while a message the drain has not applied yet makes it stale. */
@@ -116,9 +125,10 @@ t.test('a latched successor waits behind the holder and starts when the holder p
   await a.registered;
 
   // A works (and would otherwise sit blocked in its event loop, which frees the cpu).
+  const spinning = nextMessage(a.w, (m) => m.kind === 'spinning');
   const spun = nextMessage(a.w, (m) => m.kind === 'spun');
   a.w.postMessage({ op: 'spin', thenPark: true });
-  await sleep(30);
+  await spinning;
   // B outranks A (SCHED_FIFO 2 over 1): its wake-up preempts A on their cpu at once, so A's
   // message would come after B's start if A woke B before posting (see the order check below).
   const b = await newcomer(h, 2);
@@ -199,7 +209,7 @@ t.test('a successor latched while it runs unplaced: parked, it waits for the han
   // priority, and A never ran again.)
   await aSpinning;
   b.endKernelWait();
-  for (let i = 0; i < 400 && !runnable(b.slot); i++) await h.settle(5);
+  await drainUntil(h, () => runnable(b.slot));
   await h.settle(20);
   t.ok(runnable(b.slot), `B's last word says it is runnable in the kernel (${MsgType[lastOf(b.slot)]})`);
   await ensureHolds(h, occ, a.slot);
@@ -213,11 +223,11 @@ t.test('a successor latched while it runs unplaced: parked, it waits for the han
   // still holds cpu 0. Linux runs B, whose handler parks it without touching the latch.
   a.stopSpin();
   await aSpun;
-  for (let i = 0; i < 200 && run(b.slot) === RunState.RUN; i++) await sleep(5);
+  await waitFor(() => run(b.slot) !== RunState.RUN, 10_000);
   t.not(run(b.slot), RunState.RUN, 'B parked');
   t.same(occ(E), { cur: a.slot + 1, next: b.slot + 1 }, 'and still waits latched behind A');
   await h.settle(20); // applies A's kernel block: A leaves, and its hand-over starts B
-  for (let i = 0; i < 200 && run(b.slot) !== RunState.RUN; i++) await sleep(5);
+  await waitFor(() => run(b.slot) === RunState.RUN, 10_000);
   t.equal(run(b.slot), RunState.RUN, 'the hand-over started B');
   t.equal(occ(E).next, 0, 'and the successor slot is free');
 
@@ -228,14 +238,14 @@ t.test('a successor latched while it runs unplaced: parked, it waits for the han
   a.w.postMessage({ op: 'kernel-sleep', ms: 1, thenSpin: true, holdPark: true, thenPark: true });
   // Its event loop may have woken already (a timer, a V8 task) and queued behind B: the
   // wakeup then came before the post. Either way its last word says it is runnable.
-  for (let i = 0; i < 400 && !runnable(a.slot); i++) await h.settle(5);
+  await drainUntil(h, () => runnable(a.slot));
   await ensureHolds(h, occ, b.slot);
   t.equal(run(a.slot), RunState.RUN, 'A is runnable and not parked');
   t.equal(await commitLatest(h, a.slot, E, true), TxnResult.OK, 'A is latched behind B');
   t.same(occ(E), { cur: b.slot + 1, next: a.slot + 1 });
   a.mayPark();
   b.stopSpin(); // B's step ends; it blocks in its event loop and Linux runs A, which parks
-  for (let i = 0; i < 200 && (run(a.slot) === RunState.RUN || occ(E).next !== 0); i++) await sleep(5);
+  await waitFor(() => run(a.slot) !== RunState.RUN && occ(E).next === 0, 10_000);
   t.not(run(a.slot), RunState.RUN, 'A parked on its own');
   t.same(occ(E), { cur: b.slot + 1, next: 0 }, 'and took itself off the latch as it left');
   await h.settle(30); // applies B's kernel block: B leaves, with nobody to hand over to
@@ -252,9 +262,10 @@ for (const graceUs of [0, 50_000]) {
     const a = await newcomer(h);
     t.same(h.commit([[a.slot, E, a.seq]]), [TxnResult.OK]);
     await a.registered;
+    const spinning = nextMessage(a.w, (m) => m.kind === 'spinning');
     const spun = nextMessage(a.w, (m) => m.kind === 'spun');
     a.w.postMessage({ op: 'spin' }); // until stopSpin(): B's start-up time varies a lot
-    await sleep(20);
+    await spinning;
     const b = await newcomer(h, 2); // outranks A, so its wake-up preempts A at once
     await ensureHolds(h, occupancy(h), a.slot);
     t.same(h.commit([[b.slot, E, b.seq]]), [TxnResult.OK], 'B is placed over A: a preemption');

@@ -2,7 +2,7 @@
 import t from 'tap';
 import { attach } from '../client/index.ts';
 import { MsgSrc } from '../agent/abi.ts';
-import { agentTrace, enclaveName, nextMessage, sleep, startAgent, startWorker, type RunningAgent } from './helpers/live.ts';
+import { agentTrace, enclaveName, nextMessage, parkedInTrace, sleep, startAgent, startWorker, waitFor, type RunningAgent } from './helpers/live.ts';
 import { ENCLAVE_ARGS } from './helpers/cpus.ts';
 
 interface Run {
@@ -48,15 +48,17 @@ async function longAndShorts(policy: string, extra: string[], coop = false): Pro
       shorts.push({ w, reg: nextMessage<{ slot: number; handle: number }>(w, (m: any) => m.kind === 'registered'), done: nextMessage(w, (m: any) => m.kind === 'done') });
     }
     const slots = await Promise.all(shorts.map((s) => s.reg));
-    await sleep(50); // each has run up to its park()
+    // 'registered' is posted before park(): the long request must not start while a short is still on its way there.
+    if (!(await waitFor(() => parkedInTrace(agent, slots.map((s) => s.slot)), 30_000))) throw new Error('the short requests did not all park within 30 s');
     const long = startWorker('request-worker.ts', { enclave: name, index: 0, shared, mode: 'once', workMs: 400, coop, cpuTime: true });
     // 400 ms of cpu time, not of wall time: if this thread (on the agent's cpu) is slow to
     // wake the shorts, the long request is not thereby done before they arrive.
     const longDone = nextMessage(long, (m: any) => m.kind === 'done');
     const longSlot = (await nextMessage<{ slot: number }>(long, (m: any) => m.kind === 'registered')).slot;
-    // The long request is on the cpu now, past the kernel blocks a fresh registration
-    // brings (posting 'registered' to the main thread, first calls): seen within ~15 ms.
-    await sleep(50);
+    // Wake the shorts only once the long request is well into its work (20 ms of its
+    // cpu time, word 3), past the kernel blocks a fresh registration brings (posting
+    // 'registered' to the main thread, first calls): the shorts then arrive over it.
+    if (!(await waitFor(() => Atomics.load(words, 3) >= 200, 30_000))) throw new Error(`the long request did not get 20 ms into its work within 30 s (${Atomics.load(words, 3) / 10} ms)`);
     const enc = attach(name);
     for (const s of slots) {
       enc.wake(s.handle);

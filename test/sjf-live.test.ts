@@ -1,7 +1,7 @@
 // sjf-live.test.ts: with real threads, SJF runs queued requests in order of the expected-runtime hint the service set.
 import t from 'tap';
 import { attach } from '../client/index.ts';
-import { agentTrace, enclaveName, nextMessage, sleep, startAgent, startWorker } from './helpers/live.ts';
+import { agentTrace, enclaveName, nextMessage, parkedInTrace, startAgent, startWorker, waitFor } from './helpers/live.ts';
 import { ENCLAVE_ARGS } from './helpers/cpus.ts';
 
 t.test('SJF: requests queued at once are placed in order of their hint', async (t) => {
@@ -23,7 +23,10 @@ t.test('SJF: requests queued at once are placed in order of their hint', async (
   const regs = await Promise.all(workers.map((w) => w.reg));
   const slots = regs.map((m) => m.slot);
   const handles = regs.map((m) => m.handle);
-  await sleep(50);
+  // 'registered' is posted before park(): wait until the agent has seen every
+  // worker park, so their start-up placements all fall before the cut below
+  // and the first placement after it is each request's.
+  t.ok(await waitFor(() => parkedInTrace(agent, slots), 30_000), 'every worker parked, as the agent saw it');
   const woken = agent.out.length; // trace lines from here on are the requests'
   const enc = attach(name);
   for (let i = 0; i < handles.length; i++) {

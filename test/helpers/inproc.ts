@@ -20,8 +20,11 @@ export class HandEnclave {
     this.enclave = AgentEnclave.open({ ...DEFAULTS, ...options, cpus, agentCpu, name: this.name });
   }
 
-  /** Drain (yielding to the event loop between polls) until pred matches a message not seen by an earlier call; returns it. */
-  async until(pred: (m: Message) => boolean, timeoutMs = 5000): Promise<Message> {
+  /**
+   * Drain (yielding to the event loop between polls) until pred matches a message not seen by an earlier call; returns it.
+   * The default deadline is for a condition that must come, on a loaded machine too (a thread's start-up can take seconds).
+   */
+  async until(pred: (m: Message) => boolean, timeoutMs = 30_000): Promise<Message> {
     const end = Date.now() + timeoutMs;
     const batch: Message[] = [];
     for (;;) {

@@ -5,6 +5,7 @@ import { Worker } from 'node:worker_threads';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import fs from 'node:fs';
+import { MsgSrc } from '../../agent/abi.ts';
 import { native } from '../../agent/native.ts';
 import { onlineCpus } from '../../agent/topology.ts';
 import { AGENT_CPU, ENCLAVE_CPU } from './cpus.ts';
@@ -117,6 +118,22 @@ export function agentTrace(agent: RunningAgent, from = 0): TraceEntry[] {
     else if (l.includes('"trace txn"')) out.push({ kind: 'txn', txn: (JSON.parse(l) as { txn: TracedTxn }).txn });
   }
   return out;
+}
+
+/** The messages in the agent's --trace so far, those of one type if given: what the policy has been told. */
+export function tracedMessages(agent: RunningAgent, type?: string): TracedMessage[] {
+  return agentTrace(agent).flatMap((e) => (e.kind === 'message' && (type === undefined || e.message.type === type) ? [e.message] : []));
+}
+
+/**
+ * Whether every one of slots is parked as far as the agent's --trace shows:
+ * its latest message is the client's TASK_BLOCKED (park() posts it; a kernel
+ * block is the kernel's, and the thread may still be on its way to park()).
+ */
+export function parkedInTrace(agent: RunningAgent, slots: readonly number[]): boolean {
+  const latest = new Map<number, TracedMessage>();
+  for (const m of tracedMessages(agent)) latest.set(m.slot, m);
+  return slots.every((s) => latest.get(s)?.type === 'TASK_BLOCKED' && latest.get(s)?.src === MsgSrc.CLIENT);
 }
 
 /** Run the agent CLI to completion (for bad-input cases). */
