@@ -46,7 +46,8 @@ function calibrationLines(r: BenchReport): string[] {
 /** The workload paragraph: the model's configured service times, or what the real RocksDB measured. */
 function workloadLine(r: BenchReport): string {
   const o = r.options;
-  const tail = `${r.workers} worker threads; ${o.warmup} s warm-up discarded, then ${o.duration} s measured per load; latency from the scheduled arrival time. ` +
+  const prime = o.prime ? `before a configuration's first load, ${o.prime} s at 4x the lowest load discarded (the agent's and the server's code compiled before anything is measured, every configuration alike); ` : '';
+  const tail = `${r.workers} worker threads; ${prime}${o.warmup} s warm-up discarded, then ${o.duration} s measured per load; latency from the scheduled arrival time. ` +
     `Saturation = highest load with GET p99 < ${int(o.sloUs)} us (and < 1 % dropped).`;
   if (o.server === 'rocksdb') {
     const k = r.configs.find((c) => c.calibration)?.calibration;

@@ -9,6 +9,13 @@ export interface BenchOptions {
   duration: number;
   /** Discarded warm-up before each window, seconds (--warmup). Default 1 (quick: 0.5). */
   warmup: number;
+  /**
+   * Discarded run before a configuration's first load, seconds (--prime),
+   * at 4x the sweep's lowest load: the server's and the agent's code paths
+   * are compiled before anything is measured, in every configuration alike.
+   * Default 3 (quick: 1); 0 = none.
+   */
+  prime: number;
   /** Configurations, in order (--configs): linux, linux:isolated, a policy name from policies/, or a path to a policy file. Default linux,linux:isolated,fifo,shinjuku,sjf. */
   configs: string[];
   /** Worker threads in the server (--workers). 0: 25 per worker cpu, clamped to [50, 200] (quick: 16). */
@@ -77,6 +84,7 @@ export const DEFAULTS: Readonly<BenchOptions> = {
   loads: [],
   duration: 5,
   warmup: 1,
+  prime: 3,
   configs: ['linux', 'linux:isolated', 'fifo', 'shinjuku', 'sjf'],
   workers: 0,
   sloUs: 1000,
@@ -110,6 +118,7 @@ export function quickOverrides(policyExists: (name: string) => boolean): Partial
   return {
     duration: 2,
     warmup: 0.5,
+    prime: 1,
     configs: ['linux', 'fifo', ...(policyExists('shinjuku') ? ['shinjuku'] : [])],
     workers: 16,
     stopAfter: 0,
@@ -134,6 +143,7 @@ export const USAGE = `usage: npm run bench -- [options]
   --loads LIST        offered loads in req/s, e.g. 2000,4k,8k (default: fractions of nominal capacity)
   --duration S        measured seconds per load (5; quick 2)
   --warmup S          discarded seconds before each window (1; quick 0.5)
+  --prime S           discarded seconds at 4x the lowest load before a configuration's first load (3; quick 1; 0 = none)
   --configs LIST      linux,linux:isolated,fifo,shinjuku,sjf or policy names/paths (./my-policy.ts);
                       linux:isolated = the Linux baseline on worker cpus isolated as an enclave
   --workers N         server worker threads (auto: 25 per worker cpu in [50,200]; quick 16)
@@ -162,6 +172,7 @@ const FLAGS: Record<string, [keyof BenchOptions, Kind]> = {
   '--loads': ['loads', 'loads'],
   '--duration': ['duration', 'number'],
   '--warmup': ['warmup', 'number'],
+  '--prime': ['prime', 'number'],
   '--configs': ['configs', 'list'],
   '--workers': ['workers', 'int'],
   '--slo-us': ['sloUs', 'number'],
@@ -263,6 +274,7 @@ export function validate(o: BenchOptions): BenchOptions {
   for (const l of o.loads) positive('--loads', l, 'requests per second');
   positive('--duration', o.duration, 'seconds');
   if (!Number.isFinite(o.warmup) || o.warmup < 0) throw new BenchOptionError('--warmup', `must be >= 0 seconds, got ${o.warmup}`);
+  if (!Number.isFinite(o.prime) || o.prime < 0) throw new BenchOptionError('--prime', `must be >= 0 seconds, got ${o.prime}`);
   if (o.configs.length === 0) throw new BenchOptionError('--configs', 'needs at least one configuration');
   if (new Set(o.configs).size !== o.configs.length) throw new BenchOptionError('--configs', `lists a configuration twice: ${o.configs.join(',')}`);
   nonNegInt('--workers', o.workers);

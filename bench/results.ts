@@ -56,6 +56,8 @@ export interface ConfigResult {
   tids?: RoleTids;
   workers?: number;
   startupS?: number;
+  /** The rate of the discarded priming run before the first load (--prime), if there was one. */
+  primeRate?: number;
   /** linux:isolated: what the harness's isolation of the worker cpus did (Syrup configurations: in the agent's ready line). */
   isolation?: IsolationReport;
   points: PointResult[];

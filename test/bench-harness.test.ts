@@ -56,6 +56,7 @@ t.test('options: defaults, --quick, explicit values win, errors name the field',
   t.equal(x.sloUs, 500);
   t.equal(x.progress, false);
   expectOptionError(t, ['--duration', 'abc'], '--duration');
+  expectOptionError(t, ['--prime', '-1'], '--prime');
   expectOptionError(t, ['--preempt-grace-us', '2.5'], '--preempt-grace-us');
   t.equal(d.preemptGraceUs, 40, 'the bench gives preemptions a 40 us grace period by default');
   expectOptionError(t, ['--duration', '0'], '--duration');
@@ -278,7 +279,7 @@ t.test('a tiny Linux baseline run produces results.json, table.md and plot.svg',
   const out = mkdtempSync(join(tmpdir(), 'bench-run-'));
   t.teardown(() => rmSync(out, { recursive: true, force: true }));
   const lines: string[] = [];
-  const opts = resolveOptions({ configs: ['linux'], loads: [300], duration: 0.5, warmup: 0.2, workers: 4, out, docs: '', progress: false, quietWait: 0, cpus: formatCpuList(cpus.slice(0, 2)) });
+  const opts = resolveOptions({ configs: ['linux'], loads: [300], duration: 0.5, warmup: 0.2, prime: 0.3, workers: 4, out, docs: '', progress: false, quietWait: 0, cpus: formatCpuList(cpus.slice(0, 2)) });
   const { report, dir } = await runBench(opts, (l) => lines.push(l));
   const json = JSON.parse(readFileSync(join(dir, 'results.json'), 'utf8')) as BenchReport;
   t.equal(json.schema, SCHEMA);
@@ -288,6 +289,8 @@ t.test('a tiny Linux baseline run produces results.json, table.md and plot.svg',
   t.ok(linux.calibration && linux.calibration.getLookups > 0, 'calibration recorded');
   t.ok(linux.points.length >= 1);
   const p = linux.points[0];
+  t.equal(linux.primeRate, 1200, 'primed at 4x the lowest load');
+  t.equal(p.phase, 2, 'and the priming run (phase 1) is not among the measured points');
   t.ok(p.get.count > 50, `GETs measured: ${p.get.count}`);
   t.ok(p.achieved > 0 && p.offered > 0);
   t.equal(p.incomplete, 0);

@@ -14,7 +14,7 @@ const cpus = availableCpus();
 t.test('a tiny FIFO run places every worker through the agent and splits wake to run', { skip: cpus.length < 2 ? 'needs 2 cpus' : false }, async (t) => {
   const out = mkdtempSync(join(tmpdir(), 'bench-syrup-'));
   t.teardown(() => rmSync(out, { recursive: true, force: true }));
-  const opts = resolveOptions({ configs: ['fifo'], loads: [300], duration: 0.5, warmup: 0.2, workers: 4, out, docs: '', progress: false, quietWait: 0, cpus: formatCpuList(cpus.slice(0, 2)) });
+  const opts = resolveOptions({ configs: ['fifo'], loads: [300], duration: 0.5, warmup: 0.2, prime: 0.3, workers: 4, out, docs: '', progress: false, quietWait: 0, cpus: formatCpuList(cpus.slice(0, 2)) });
   const { dir } = await runBench(opts, () => {});
   const report = JSON.parse(readFileSync(join(dir, 'results.json'), 'utf8')) as BenchReport;
   const fifo = report.configs[0];

@@ -41,7 +41,7 @@ const haveRocksdb = existsSync('/usr/include/rocksdb/db.h');
 t.test('a short sweep against a real RocksDB: Linux and FIFO', { skip: cpus.length < 2 ? 'needs 2 cpus' : !haveRocksdb ? 'librocksdb-dev not installed' : false }, async (t) => {
   const out = mkdtempSync(join(tmpdir(), 'bench-rocksdb-'));
   t.teardown(() => rmSync(out, { recursive: true, force: true }));
-  const opts = resolveOptions({ server: 'rocksdb', rocksdbKeys: 20_000, configs: ['linux', 'fifo'], loads: [300], duration: 0.5, warmup: 0.2, workers: 4, out, docs: '', progress: false, quietWait: 0, stopAfter: 0, refine: 0, cpus: formatCpuList(cpus.slice(0, 2)) });
+  const opts = resolveOptions({ server: 'rocksdb', rocksdbKeys: 20_000, configs: ['linux', 'fifo'], loads: [300], duration: 0.5, warmup: 0.2, prime: 0.3, workers: 4, out, docs: '', progress: false, quietWait: 0, stopAfter: 0, refine: 0, cpus: formatCpuList(cpus.slice(0, 2)) });
   const { dir } = await runBench(opts, () => {});
   const report = JSON.parse(readFileSync(join(dir, 'results.json'), 'utf8')) as BenchReport;
   t.same(report.configs.map((c) => c.status), ['ok', 'ok']);
