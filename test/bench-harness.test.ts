@@ -298,6 +298,8 @@ t.test('a tiny Linux baseline run produces results.json, table.md and plot.svg',
   t.ok(p.stages.get.service.p50 >= 1, 'service stage measured');
   t.equal(p.stages.get.placed, undefined, 'no agent, so no placement half of wake to run');
   t.ok(p.runDelay && p.runDelay.agentMsPerS === undefined && p.runDelay.workersMsPerS >= 0, `workers' run-queue wait recorded, no agent's: ${JSON.stringify(p.runDelay)}`);
+  const cpu = p.runDelay?.cpuMsPerS;
+  t.ok(cpu && cpu.agent === undefined && cpu.workers > 0 && cpu.dispatcher > 0, `cpu time by role recorded: the workers and dispatcher ran, no agent: ${JSON.stringify(cpu)}`);
   t.ok(typeof p.encoded.get === 'string' && p.encoded.get.length > 0, 'histogram encoded');
   t.equal(report.configs[0].points.length, linux.points.length);
   const svg = readFileSync(join(dir, 'plot.svg'), 'utf8');

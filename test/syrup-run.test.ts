@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { buildC } from './helpers/c-fixture.ts';
-import { agentTrace, enclaveName, ROOT, runProcess, startAgent, waitFor } from './helpers/live.ts';
+import { enclaveName, ROOT, runProcess, startAgent, tracedMessages, waitFor } from './helpers/live.ts';
 import { ENCLAVE_ARGS, ENCLAVE_CPU } from './helpers/cpus.ts';
 
 // cpus: ENCLAVE_ARGS (helpers/cpus.ts): one enclave cpu; FIFO never preempts, so cpu jobs run one thread at a time.
@@ -38,10 +38,10 @@ t.test('every thread is registered and runs only when placed; the output is the 
   t.equal(s.cpus, String(ENCLAVE_CPU), 'every job ran on the enclave cpu');
   t.equal(s.overlaps, 0, 'one thread at a time');
   await agent.stop();
-  const registered = new Set(agentTrace(agent).flatMap((e) => (e.kind === 'message' && e.message.type === 'TASK_NEW' ? [e.message.tid] : [])));
+  const registered = new Set(tracedMessages(agent, 'TASK_NEW').map((m) => m.tid));
   t.ok(registered.has(s.tids[0]), 'the main thread, there before main(), registered');
   t.same(s.tids.slice(1).filter((tid) => !registered.has(tid)), [], 'so did every thread it created');
-  const blocked = agentTrace(agent).filter((e) => e.kind === 'message' && e.message.type === 'TASK_BLOCKED').length;
+  const blocked = tracedMessages(agent, 'TASK_BLOCKED').length;
   t.ok(blocked >= 200, `the ping-pong's waits reached the policy as TASK_BLOCKED (${blocked})`);
 });
 
@@ -61,7 +61,7 @@ t.test('the agent SIGKILLed mid-run: the program finishes under Linux with the s
   // (tsx) can take over a second on a loaded machine, and a kill before its
   // preflight is a different case (NO_AGENT, tested below). The main thread
   // and its three workers register before any of the 1.2 s of cpu jobs ends.
-  const registered = () => agentTrace(agent).filter((e) => e.kind === 'message' && e.message.type === 'TASK_NEW').length;
+  const registered = () => tracedMessages(agent, 'TASK_NEW').length;
   t.ok(await waitFor(() => registered() >= 4, 30_000), `the program's four threads registered (${registered()})`);
   t.equal(proc.exitCode, null, 'the program is still running when the agent dies');
   agent.proc.kill('SIGKILL');
