@@ -10,7 +10,7 @@ import { displayPath, docTarget, regenerateDocs, renderSection } from './docs.ts
 import { collapsed, emptyConfig, evaluate, meetsSlo, pointAt, saturation, sameLoad } from './evaluate.ts';
 import { int, ratio } from './format.ts';
 import { interference, sampleCpu, waitForQuiet } from './interference.ts';
-import { availableCpus, defaultWorkers, describeLayout, planLayout, type Layout } from './layout.ts';
+import { agentRunSettings, availableCpus, defaultWorkers, describeLayout, planLayout, type Layout } from './layout.ts';
 import type { BenchOptions } from './options.ts';
 import { parseCpuList } from './pin.ts';
 import { renderPlot } from './plot.ts';
@@ -127,7 +127,7 @@ async function runConfig(spec: ConfigSpec, ctx: Ctx): Promise<ConfigResult> {
     if (spec.kind === 'syrup') {
       result.policy = spec.policy;
       out.advance(0, `${spec.name}: starting agent`);
-      agent = await AgentProcess.start({ policy: spec.policy, policyOpts: spec.policyOpts, enclaveCpus: layout.workerCpus, agentCpu: layout.agentCpu, name: enclave, idleYield: opts.agentIdleYield === 'auto' ? layout.agentIdleYield : opts.agentIdleYield === 'on', preemptGraceUs: opts.preemptGraceUs, idleSleepUs: opts.agentSleepUs >= 0 ? opts.agentSleepUs : layout.agentSleepUs, priority: opts.agentPriority >= 0 ? opts.agentPriority : layout.agentPriority, fairShareUs: opts.agentFairShareUs });
+      agent = await AgentProcess.start({ policy: spec.policy, policyOpts: spec.policyOpts, enclaveCpus: layout.workerCpus, agentCpu: layout.agentCpu, name: enclave, ...agentRunSettings(layout, opts), preemptGraceUs: opts.preemptGraceUs, fairShareUs: opts.agentFairShareUs });
       live.add({ kill: () => void agent?.stop() });
     }
     const config: ServerConfig = {
@@ -340,6 +340,7 @@ export async function runBench(
   command = 'runBench()',
 ): Promise<BenchRun> {
   const layout = planLayout(opts.cpus ? parseCpuList(opts.cpus) : availableCpus());
+  agentRunSettings(layout, opts); // refuse an agent that would starve the front end before anything runs
   // A real RocksDB's service times are measured (on a worker cpu, before any agent isolates it), not configured.
   const rocksdb = opts.server === 'rocksdb' ? prepareRocksdb(opts.rocksdbKeys, layout.workerCpus[0], resolve(REPO_ROOT, opts.out, 'rocksdb-bin')) : null;
   try {

@@ -12,6 +12,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
+import { BenchOptionError } from './options.ts';
 import { formatCpuList, parseCpuList } from './pin.ts';
 
 export interface Layout {
@@ -22,19 +23,31 @@ export interface Layout {
   workerCpus: number[];
   generatorSleeps: boolean;
   dispatcherSleeps: boolean;
-  /** Generator and dispatcher get SCHED_FIFO priority 1 because they share a cpu with the agent (pin.ts says why). */
+  /** Generator and dispatcher run SCHED_FIFO (frontEndPriority) because they share a cpu with the agent (pin.ts says why). */
   realtimeFrontEnd: boolean;
   /** The agent shares its cpu, so it runs with --idle-yield (sched_yield after an idle iteration) instead of pure spinning. */
   agentIdleYield: boolean;
   /**
    * The agent shares its cpu, so it sleeps when idle until a client posts
-   * (--idle-sleep-us) and runs SCHED_FIFO (--agent-priority) below the front
-   * end: normal threads on its cpu then never stand between a wakeup and the
-   * decision, and it costs them nothing while idle. 0 / 0 when it has a cpu of its own.
+   * (--idle-sleep-us) and runs SCHED_FIFO (--agent-priority) at the front
+   * end's priority: normal threads on its cpu then never stand between a
+   * wakeup and the decision, and it costs them nothing while idle. 0 / 0 when
+   * it has a cpu of its own.
+   *
+   * Equal, not below: one SCHED_FIFO thread never preempts another of its own
+   * priority, so an arrival's timer no longer cuts into a decision half made;
+   * the generator and dispatcher run at the agent's next sched_yield (after
+   * every idle iteration, hence agentIdleYield), at most one busy iteration
+   * later. With the agent below them, every arrival preempted it for ~18 us;
+   * a holder on a worker cpu that left before the agent had latched its
+   * successor then found nobody to hand over to, and the worker cpu halted
+   * until the agent came back (55 % idle at 25k req/s with 49 tasks queued
+   * in the agent). Measured on the real RocksDB, two runs each: the knee
+   * moved from ~20-23k to past 25k req/s and GET p99 fell at every load.
    */
   agentSleepUs: number;
   agentPriority: number;
-  /** SCHED_FIFO priority of the generator and dispatcher when realtimeFrontEnd (above the agent's). */
+  /** SCHED_FIFO priority of the generator and dispatcher when realtimeFrontEnd (the agent's too on a shared cpu). */
   frontEndPriority: number;
   /** Plain statements of what shares a cpu (empty when nothing does). */
   shared: string[];
@@ -67,12 +80,13 @@ export function planLayout(cpus: readonly number[]): Layout {
       realtimeFrontEnd: true,
       agentIdleYield: true,
       agentSleepUs: 1000,
-      agentPriority: 1,
+      agentPriority: 2,
       frontEndPriority: 2,
       shared: [
         `cpu ${c[1]} is shared by the load generator, the dispatcher and (Syrup configurations) the spinning agent; ` +
-          'generator and dispatcher sleep between events instead of spinning, and run SCHED_FIFO (priority 2) so they never wait behind the agent; ' +
-          'the agent runs SCHED_FIFO 1 (above every normal thread on the cpu) and sleeps when idle until a client posts (--idle-sleep-us 1000), ' +
+          'generator and dispatcher sleep between events instead of spinning and run SCHED_FIFO 2; ' +
+          'the agent runs SCHED_FIFO 2 too (above every normal thread on the cpu; neither side preempts the other, and the agent yields to them after every idle iteration) ' +
+          'and sleeps when idle until a client posts (--idle-sleep-us 1000), ' +
           "so the server's helper threads get the cpu whenever it has nothing to decide",
         `the Linux baseline uses the same layout: workers on cpu ${c[0]}, generator and dispatcher on cpu ${c[1]}`,
       ],
@@ -110,6 +124,39 @@ export function planLayout(cpus: readonly number[]): Layout {
     frontEndPriority: 0,
     shared: [],
   };
+}
+
+/** How the agent runs in this layout: the layout's choice unless an option overrides it. */
+export interface AgentRunSettings {
+  idleYield: boolean;
+  idleSleepUs: number;
+  priority: number;
+}
+
+/**
+ * Resolves the agent's settings from the layout and the bench options (-1 /
+ * 'auto' = the layout's), refusing combinations that would starve the front
+ * end: on a cpu it shares with the generator and dispatcher, a SCHED_FIFO
+ * agent above them, or at their priority without --agent-idle-yield, spins
+ * and never lets them run (only its fair-share naps would).
+ */
+export function agentRunSettings(
+  l: Layout,
+  o: { agentIdleYield: 'auto' | 'on' | 'off'; agentSleepUs: number; agentPriority: number },
+): AgentRunSettings {
+  const s = {
+    idleYield: o.agentIdleYield === 'auto' ? l.agentIdleYield : o.agentIdleYield === 'on',
+    idleSleepUs: o.agentSleepUs >= 0 ? o.agentSleepUs : l.agentSleepUs,
+    priority: o.agentPriority >= 0 ? o.agentPriority : l.agentPriority,
+  };
+  const shares = l.realtimeFrontEnd && (l.agentCpu === l.generatorCpu || l.agentCpu === l.dispatcherCpu);
+  if (shares && s.priority > l.frontEndPriority) {
+    throw new BenchOptionError('--agent-priority', `${s.priority} is above the front end's SCHED_FIFO ${l.frontEndPriority} on the cpu they share (${l.agentCpu}): the spinning agent would starve the generator and dispatcher`);
+  }
+  if (shares && s.priority === l.frontEndPriority && !s.idleYield) {
+    throw new BenchOptionError('--agent-idle-yield', `must be on when the agent shares cpu ${l.agentCpu} at the front end's SCHED_FIFO ${l.frontEndPriority}: without a yield the generator and dispatcher only run in its naps`);
+  }
+  return s;
 }
 
 export function describeLayout(l: Layout): string[] {

@@ -53,7 +53,7 @@ export interface BenchOptions {
   agentIdleYield: 'auto' | 'on' | 'off';
   /** Agent --idle-sleep-us (--agent-sleep-us): -1 = the layout's (1000 when the agent shares its cpu, else 0). Default -1. */
   agentSleepUs: number;
-  /** Agent --agent-priority (--agent-priority): -1 = the layout's (SCHED_FIFO 1 when the agent shares its cpu, else 0). Default -1. */
+  /** Agent --agent-priority (--agent-priority): -1 = the layout's (SCHED_FIFO 2, the front end's, when the agent shares its cpu, else 0); above the front end on a shared cpu is refused. Default -1. */
   agentPriority: number;
   /** Agent --fair-share-us (--agent-fair-share-us): -1 = the agent's default (30 us per 500 us when SCHED_FIFO). Default -1. */
   agentFairShareUs: number;

@@ -109,7 +109,7 @@ export interface ServerConfig {
   generatorSleeps: boolean;
   /** Generator and dispatcher run SCHED_FIFO (they share a cpu with the agent); see pin.ts. */
   realtimeFrontEnd: boolean;
-  /** Their SCHED_FIFO priority (above the agent's, so an arrival never waits behind a decision). */
+  /** Their SCHED_FIFO priority (the agent's too on a shared cpu: neither preempts the other; see layout.ts agentPriority). */
   frontEndPriority: number;
   /** Work calibration to reuse (every configuration of a run does the same work); null: calibrate here. */
   calibration: Calibration | null;

@@ -30,7 +30,17 @@ async function main(): Promise<number> {
     });
   }
   const args = process.argv.slice(2);
-  const { report } = await runBench(opts, undefined, `npm run bench${args.length ? ` -- ${args.join(' ')}` : ''}`);
+  let report;
+  try {
+    ({ report } = await runBench(opts, undefined, `npm run bench${args.length ? ` -- ${args.join(' ')}` : ''}`));
+  } catch (err) {
+    // Options that only the layout can judge (the agent's priority on a shared cpu) are refused before anything runs.
+    if (err instanceof BenchOptionError) {
+      console.error(`bench: ${err.message}`);
+      return 2;
+    }
+    throw err;
+  }
   // The harness worked if every configuration that was not skipped ran.
   const failed = report.configs.filter((c) => c.status === 'failed');
   for (const c of failed) console.error(`bench: ${c.name} failed: ${c.reason}`);

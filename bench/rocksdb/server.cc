@@ -397,7 +397,7 @@ static void *worker_main(void *arg)
  * Sleeps to the absolute arrival time: a SCHED_FIFO thread has no timer slack,
  * so the wakeup is the hrtimer's, and no cpu time is burnt waiting. (A spin
  * margin before each arrival held the shared cpu for half of every gap at 10k
- * req/s, and the agent, which ranks below the front end, waited behind it.)
+ * req/s, and the agent, which never preempts the front end, waited behind it.)
  */
 static void sleep_until(double t_us)
 {
