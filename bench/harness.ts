@@ -10,7 +10,7 @@ import { displayPath, docTarget, regenerateDocs, renderSection } from './docs.ts
 import { collapsed, emptyConfig, evaluate, meetsSlo, pointAt, saturation, sameLoad } from './evaluate.ts';
 import { int, ratio } from './format.ts';
 import { interference, sampleCpu, waitForQuiet } from './interference.ts';
-import { agentRunSettings, availableCpus, defaultWorkers, describeLayout, planLayout, type Layout } from './layout.ts';
+import { agentRunSettings, availableCpus, defaultWorkers, describeLayout, planLayout, type AgentRunSettings, type Layout } from './layout.ts';
 import type { BenchOptions } from './options.ts';
 import { parseCpuList } from './pin.ts';
 import { renderPlot } from './plot.ts';
@@ -85,6 +85,8 @@ export function killChildren(): void {
 interface Ctx {
   opts: BenchOptions;
   layout: Layout;
+  /** How every Syrup configuration's agent runs (agentRunSettings: the layout's choice, options applied). */
+  agent: AgentRunSettings;
   workers: number;
   mix: RequestMix;
   loads: number[];
@@ -127,7 +129,7 @@ async function runConfig(spec: ConfigSpec, ctx: Ctx): Promise<ConfigResult> {
     if (spec.kind === 'syrup') {
       result.policy = spec.policy;
       out.advance(0, `${spec.name}: starting agent`);
-      agent = await AgentProcess.start({ policy: spec.policy, policyOpts: spec.policyOpts, enclaveCpus: layout.workerCpus, agentCpu: layout.agentCpu, name: enclave, ...agentRunSettings(layout, opts), preemptGraceUs: opts.preemptGraceUs, fairShareUs: opts.agentFairShareUs });
+      agent = await AgentProcess.start({ policy: spec.policy, policyOpts: spec.policyOpts, enclaveCpus: layout.workerCpus, agentCpu: layout.agentCpu, name: enclave, ...ctx.agent, preemptGraceUs: opts.preemptGraceUs, fairShareUs: opts.agentFairShareUs });
       live.add({ kill: () => void agent?.stop() });
     }
     const config: ServerConfig = {
@@ -340,17 +342,23 @@ export async function runBench(
   command = 'runBench()',
 ): Promise<BenchRun> {
   const layout = planLayout(opts.cpus ? parseCpuList(opts.cpus) : availableCpus());
-  agentRunSettings(layout, opts); // refuse an agent that would starve the front end before anything runs
+  const agent = agentRunSettings(layout, opts); // refuses an agent that would starve the front end, before anything runs
   // A real RocksDB's service times are measured (on a worker cpu, before any agent isolates it), not configured.
   const rocksdb = opts.server === 'rocksdb' ? prepareRocksdb(opts.rocksdbKeys, layout.workerCpus[0], resolve(REPO_ROOT, opts.out, 'rocksdb-bin')) : null;
   try {
-    return await runSweeps(opts, layout, rocksdb, print, command);
+    return await runSweeps(opts, { layout, agent }, rocksdb, print, command);
   } finally {
     rocksdb?.cleanup();
   }
 }
 
-async function runSweeps(opts: BenchOptions, layout: Layout, rocksdb: RocksdbRun | null, print: (line: string) => void, command: string): Promise<BenchRun> {
+async function runSweeps(
+  opts: BenchOptions,
+  { layout, agent }: { layout: Layout; agent: AgentRunSettings },
+  rocksdb: RocksdbRun | null,
+  print: (line: string) => void,
+  command: string,
+): Promise<BenchRun> {
   const workers = opts.workers || defaultWorkers(layout);
   const mix: RequestMix = rocksdb ? rocksdbMix(rocksdb, opts.rangeFrac) : { getUs: opts.getUs, getExpUs: opts.getExpUs, rangeUs: opts.rangeUs, rangeFrac: opts.rangeFrac };
   const nominal = (layout.workerCpus.length * 1e6) / meanServiceUs(mix);
@@ -372,7 +380,7 @@ async function runSweeps(opts: BenchOptions, layout: Layout, rocksdb: RocksdbRun
     if (opts.repeat > 1) print(`  sweep ${i + 1} of ${opts.repeat}`);
     // Each sweep its own seed: the spread then covers the arrival sequence as well as the machine's noise.
     const sweepOpts = { ...opts, seed: opts.seed + i };
-    const report = await sweep(sweepOpts, { layout, workers, mix, nominal, loads, specs, layoutText, rocksdb }, command, print);
+    const report = await sweep(sweepOpts, { layout, agent, workers, mix, nominal, loads, specs, layoutText, rocksdb }, command, print);
     const dir = resolve(REPO_ROOT, opts.out, report.startedAt.replace(/[:.]/g, '-'));
     repeats.push(repeatSummary(report, displayPath(dir)));
     if (opts.repeat > 1) report.repeats = [...repeats];
@@ -406,6 +414,7 @@ export function repeatSummary(report: BenchReport, dir: string): RepeatSummary {
 
 interface SweepPlan {
   layout: Layout;
+  agent: AgentRunSettings;
   workers: number;
   mix: RequestMix;
   /** Worker cpus x 1e6 / mean service time (BenchReport.nominalCapacity). */
@@ -419,9 +428,9 @@ interface SweepPlan {
 /** One sweep: every configuration at every load, evaluated. */
 async function sweep(opts: BenchOptions, plan: SweepPlan, command: string, print: (line: string) => void): Promise<BenchReport> {
   const startedAt = new Date();
-  const { layout, workers, mix, nominal, loads, specs, layoutText, rocksdb } = plan;
+  const { layout, agent, workers, mix, nominal, loads, specs, layoutText, rocksdb } = plan;
   const out = makeOutput(specs.length * loads.length, opts.progress, print);
-  const ctx: Ctx = { opts, layout, workers, mix, loads, out, halfRate: null, calibration: rocksdb?.calibration ?? null, rocksdb };
+  const ctx: Ctx = { opts, layout, agent, workers, mix, loads, out, halfRate: null, calibration: rocksdb?.calibration ?? null, rocksdb };
   const configs: ConfigResult[] = [];
   try {
     for (const spec of specs) configs.push(await runConfig(spec, ctx));
