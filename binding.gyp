@@ -6,6 +6,7 @@
         "addon/shim_addon.cc",
         "kernel-shim/region.c",
         "kernel-shim/placement.c",
+        "kernel-shim/poller.c",
         "kernel-shim/client.c",
         "kernel-shim/agent_side.c"
       ],

@@ -169,6 +169,7 @@ Napi::Value AgentOpen(const Napi::CallbackInfo &info) {
   opts.upgrade = o.Get("upgrade").ToBoolean().Value();
   opts.handover_timeout_ns = (uint64_t)o.Get("handoverTimeoutNs").As<Napi::Number>().DoubleValue();
   opts.preempt_grace_ns = (uint64_t)o.Get("preemptGraceNs").As<Napi::Number>().DoubleValue();
+  opts.idle_poll_ns = (uint64_t)o.Get("idlePollNs").As<Napi::Number>().DoubleValue();
   syr_agent *a = nullptr;
   char err[512];
   int rc = syr_agent_open(&opts, &a, err, sizeof(err));
@@ -286,6 +287,10 @@ Napi::Value AgentCounters(const Napi::CallbackInfo &info) {
   o.Set("sleepWakeups", (double)c.sleep_wakeups);
   o.Set("evicted", (double)c.evicted);
   o.Set("evictedMsgs", (double)c.evicted_msgs);
+  o.Set("pollDelegated", (double)c.poll_delegated);
+  o.Set("pollWakes", (double)c.poll_wakes);
+  o.Set("pollReclaimed", (double)c.poll_reclaimed);
+  o.Set("pollSleeps", (double)c.poll_sleeps);
   return o;
 }
 

@@ -1,6 +1,6 @@
 // abi.ts: TypeScript mirror of kernel-shim/syrup_abi.h (checked field by field by test/abi.test.ts).
 
-export const ABI_VERSION = 4;
+export const ABI_VERSION = 5;
 export const MAGIC = 0x50525953;
 export const MAX_TASKS = 4096;
 export const MAX_CPUS = 256;
@@ -132,6 +132,13 @@ export enum LatchKind {
   QUEUED = 1,
 }
 
+/** syr_cpu.poll_state: the cpu's idle poller (see syrup_abi.h). */
+export enum PollState {
+  NONE = 0,
+  SPINNING = 1,
+  SLEEPING = 2,
+}
+
 export const TXN_REQ: StructLayout = {
   size: 24,
   fields: { slot: 0, cpu: 4, barrier: 8, result: 12, flags: 16 },
@@ -141,7 +148,7 @@ export const CPU: StructLayout = {
   size: 64,
   fields: {
     txn_state: 0, txn_slot: 4, txn_barrier: 8, txn_result: 12, cur: 16, next: 20,
-    latch_ns: 24, commits: 32, failures: 40, latch_kind: 48,
+    latch_ns: 24, commits: 32, failures: 40, latch_kind: 48, wake: 52, poll_state: 56,
   },
 };
 

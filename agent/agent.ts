@@ -78,6 +78,9 @@ export interface AgentLoopOptions {
  */
 const SPIN_BEFORE_SLEEP_NS = 200_000;
 
+/** The agent writes its heartbeat (and reads a pending handover request) at most this often. */
+const HEARTBEAT_EVERY_NS = 100_000;
+
 /** The fair-share nap comes once per this much running time (see AgentLoopOptions.fairShareUs). */
 export const FAIR_SHARE_PERIOD_NS = 500_000;
 
@@ -140,6 +143,7 @@ export class Agent implements ScheduleContext {
   /** A new agent asked for the enclave (live upgrade); run() returned because of it. */
   handoverRequested = false;
   private lastStatsNs = 0;
+  private lastBeatNs = 0;
   /** Time the last iteration spent blocked in an idle sleep: not a stall. */
   private sleptNs = 0;
   private lastBusyNs = 0;
@@ -190,9 +194,15 @@ export class Agent implements ScheduleContext {
 
     if (this.opts.fairShareUs) this.shareCpu();
 
-    if (ch.heartbeat() === true && !this.handoverRequested) {
-      this.handoverRequested = true;
-      this.stopping = true;
+    // Rate-limited: an N-API call per iteration is a few percent of a busy
+    // agent's cpu, and nothing needs the beat (or the handover request it
+    // answers with) sooner than this.
+    if (this.nowNs - this.lastBeatNs >= HEARTBEAT_EVERY_NS) {
+      this.lastBeatNs = this.nowNs;
+      if (ch.heartbeat() === true && !this.handoverRequested) {
+        this.handoverRequested = true;
+        this.stopping = true;
+      }
     }
     if (this.opts.statsIntervalMs > 0 && this.nowNs - this.lastStatsNs >= this.opts.statsIntervalMs * 1e6) {
       this.logStats();

@@ -29,6 +29,7 @@ export class AgentEnclave {
       upgrade: o.upgrade,
       handoverTimeoutNs: 5e9,
       preemptGraceNs: o.preemptGraceUs * 1e3,
+      idlePollNs: o.idlePollUs * 1e3,
     });
     return new AgentEnclave(handle, o);
   }

@@ -18,6 +18,8 @@ export interface NativeAgentOptions {
   upgrade: boolean;
   handoverTimeoutNs: number;
   preemptGraceNs: number;
+  /** 0 = no idle pollers. */
+  idlePollNs: number;
 }
 
 export interface ShimCounters {
@@ -43,6 +45,14 @@ export interface ShimCounters {
   sleeps: number;
   sleepNs: number;
   sleepWakeups: number;
+  /** Tasks handed back to Linux while the enclave lives, and their messages kept from the loop since. */
+  evicted: number;
+  evictedMsgs: number;
+  /** Idle pollers (--idle-poll-us): wakes handed to them, made by them, taken back after the grace; their sleeps. */
+  pollDelegated: number;
+  pollWakes: number;
+  pollReclaimed: number;
+  pollSleeps: number;
 }
 
 export interface Views {

@@ -51,6 +51,17 @@ export interface AgentOptions {
    * instead of spinning (see AgentLoopOptions.idleSleepUs). 0 = never. Default 0.
    */
   idleSleepUs: number;
+  /**
+   * Run an idle poller on every enclave cpu: a SCHED_IDLE thread of the agent
+   * that spins while the cpu has nothing to run and makes, from that cpu, the
+   * futex wake of a thread placed there (kernel-shim/poller.c): the agent's
+   * cost of a placement on an idle cpu drops from a cross-cpu wake (6 us
+   * here, an IPI to a halted vCPU) to a store, and the thread runs ~2 us
+   * after it instead of ~20. The poller sleeps once its cpu has been idle this
+   * many us, until a thread next leaves the cpu idle. Costs a busy cpu while
+   * idle; 0 = no pollers. Default 0.
+   */
+  idlePollUs: number;
   /** SCHED_FIFO priority of the agent thread (1-99); 0 = a normal thread. Default 0. */
   agentPriority: number;
   /**
@@ -83,6 +94,7 @@ export const DEFAULTS: Omit<AgentOptions, 'cpus' | 'agentCpu'> = {
   idleYield: false,
   isolate: true,
   idleSleepUs: 0,
+  idlePollUs: 0,
   agentPriority: 0,
   fairShareUs: 30,
   upgrade: false,
@@ -144,6 +156,7 @@ export function resolveAgentOptions(input: Partial<AgentOptions> & { cpus: numbe
   if (typeof o.trace !== 'boolean') bad('trace', 'a boolean', o.trace);
   if (typeof o.idleYield !== 'boolean') bad('idleYield', 'a boolean', o.idleYield);
   int(o, 'idleSleepUs', 0, 1_000_000);
+  int(o, 'idlePollUs', 0, 60_000_000);
   int(o, 'agentPriority', 0, 99);
   int(o, 'fairShareUs', 0, 400);
   if (typeof o.isolate !== 'boolean') bad('isolate', 'a boolean', o.isolate);

@@ -50,7 +50,8 @@ export class ShimChannel implements Channel {
     const n = native.agentDrain(this.handle, this.msgBuf);
     const w = MSG.size / U32;
     const pool = this.msgPool;
-    out.length = n;
+    // Only when it changes: every store to an array's length is a V8 runtime call, and most iterations drain nothing.
+    if (out.length !== n) out.length = n;
     for (let i = 0; i < n; i++) {
       const b = i * w;
       const head = this.msg32[b];

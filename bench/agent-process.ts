@@ -25,6 +25,8 @@ export interface AgentSpec {
   priority: number;
   /** --fair-share-us (-1: not passed). */
   fairShareUs: number;
+  /** --idle-poll-us (0: not passed). */
+  idlePollUs: number;
 }
 
 export interface AgentOutcome {
@@ -75,6 +77,7 @@ export class AgentProcess {
       ...(spec.idleSleepUs > 0 ? ['--idle-sleep-us', String(spec.idleSleepUs)] : []),
       ...(spec.priority > 0 ? ['--agent-priority', String(spec.priority)] : []),
       ...(spec.fairShareUs >= 0 ? ['--fair-share-us', String(spec.fairShareUs)] : []),
+      ...(spec.idlePollUs > 0 ? ['--idle-poll-us', String(spec.idlePollUs)] : []),
     ];
     const child = spawn(process.execPath, args, { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
     const agent = new AgentProcess(child, args);

@@ -21,6 +21,7 @@ import { SERVER_V8_FLAGS, ServerProcess } from './server-process.ts';
 import { NativeServerProcess, prepareRocksdb, rocksdbMix, type RocksdbRun } from './rocksdb/native-server.ts';
 import { renderTables } from './table.ts';
 import { runDelay, sampleRunDelay } from './run-delay.ts';
+import { buildIdleSpinner, IdleSpinners } from './idle-spinner.ts';
 
 /** Sweep points as fractions of the worker cpus' nominal capacity: dense at the low end, where the default scheduler saturates. */
 const FULL_FRACTIONS = [0.01, 0.02, 0.03, 0.04, 0.06, 0.08, 0.1, 0.13, 0.16, 0.2, 0.25, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9];
@@ -122,6 +123,7 @@ async function runConfig(spec: ConfigSpec, ctx: Ctx): Promise<ConfigResult> {
   let agent: AgentProcess | null = null;
   let server: ServerProcess | NativeServerProcess | null = null;
   let isolation: Isolation | null = null;
+  let spinners: IdleSpinners | null = null;
   const budget = ctx.loads.length;
   let advanced = 0;
   try {
@@ -129,7 +131,7 @@ async function runConfig(spec: ConfigSpec, ctx: Ctx): Promise<ConfigResult> {
     if (spec.kind === 'syrup') {
       result.policy = spec.policy;
       out.advance(0, `${spec.name}: starting agent`);
-      agent = await AgentProcess.start({ policy: spec.policy, policyOpts: spec.policyOpts, enclaveCpus: layout.workerCpus, agentCpu: layout.agentCpu, name: enclave, ...ctx.agent, preemptGraceUs: opts.preemptGraceUs, fairShareUs: opts.agentFairShareUs });
+      agent = await AgentProcess.start({ policy: spec.policy, policyOpts: spec.policyOpts, enclaveCpus: layout.workerCpus, agentCpu: layout.agentCpu, name: enclave, ...ctx.agent, preemptGraceUs: opts.preemptGraceUs, fairShareUs: opts.agentFairShareUs, idlePollUs: opts.idlePollUs });
       live.add({ kill: () => void agent?.stop() });
     }
     const config: ServerConfig = {
@@ -155,12 +157,19 @@ async function runConfig(spec: ConfigSpec, ctx: Ctx): Promise<ConfigResult> {
     const started = ctx.rocksdb ? await NativeServerProcess.start(config, ctx.rocksdb) : await ServerProcess.start(config);
     server = started.server;
     live.add(server);
+    if (spec.kind === 'linux' && opts.idlePollUs > 0) {
+      // The Syrup agent's idle pollers burn the worker cpus' idle time; the Linux baseline gets the same.
+      spinners = await IdleSpinners.start(buildIdleSpinner(resolve(REPO_ROOT, opts.out, 'idle-spinner-bin')), layout.workerCpus);
+      const s = spinners;
+      live.add({ kill: () => s.stop() });
+      out.log(`${spec.name}: a SCHED_IDLE spinner on each worker cpu (${layout.workerCpus.join(',')}), as the agent's idle pollers`);
+    }
     if (spec.kind === 'linux' && spec.isolated) {
       // What an agent does for its enclave, done for the Linux workers: the
       // rest of the machine (this harness and the server's other threads
       // included) moves off the worker cpus, the workers are admitted back.
       isolation = Isolation.open({ name: enclave, cpus: layout.workerCpus, isolate: true });
-      for (const tid of started.ready.tids.workers) isolation.admit(tid);
+      for (const tid of [...started.ready.tids.workers, ...(spinners?.pids ?? [])]) isolation.admit(tid);
       const iso = isolation.report();
       if (iso.state !== 'isolated') throw new Error(`${spec.name}: the worker cpus could not be isolated (${iso.state})`);
       result.isolation = iso;
@@ -208,7 +217,7 @@ async function runConfig(spec: ConfigSpec, ctx: Ctx): Promise<ConfigResult> {
       if (agent) point.agentStats = agent.statsSince(sinceMs);
       return point;
     };
-    const ownPids = () => [process.pid, server!.pid, ...(agent ? [agent.pid] : [])];
+    const ownPids = () => [process.pid, server!.pid, ...(agent ? [agent.pid] : []), ...(spinners?.pids ?? [])];
     const run = async (rate: number, halfLinux: boolean): Promise<PointResult> => {
       let point = await measure(rate, halfLinux);
       if (point.interference.foreignCpus >= BUSY_MACHINE && opts.quietWait > 0) {
@@ -292,6 +301,7 @@ async function runConfig(spec: ConfigSpec, ctx: Ctx): Promise<ConfigResult> {
       live.delete(server);
     }
     isolation?.release();
+    spinners?.stop();
     if (agent) {
       const outcome = await agent.stop();
       result.agent = { ...outcome, args: agent.args };

@@ -58,6 +58,13 @@ export interface BenchOptions {
   /** Agent --fair-share-us (--agent-fair-share-us): -1 = the agent's default (30 us per 500 us when SCHED_FIFO). Default -1. */
   agentFairShareUs: number;
   /**
+   * Idle polling on the worker cpus (--idle-poll-us US, 0 = off): Syrup
+   * configurations run the agent with --idle-poll-us US; the Linux baselines
+   * get the same cpu burn, a SCHED_IDLE spinner on each worker cpu for the
+   * whole configuration, so the comparison stays fair. Default 0.
+   */
+  idlePollUs: number;
+  /**
    * Agent --preempt-grace-us (--preempt-grace-us): how long a preemption waits for the victim's
    * checkpoint() before the signal, us. Default 40: a RANGE checkpoints every 30 us.
    */
@@ -104,6 +111,7 @@ export const DEFAULTS: Readonly<BenchOptions> = {
   agentSleepUs: -1,
   agentPriority: -1,
   agentFairShareUs: -1,
+  idlePollUs: 0,
   preemptGraceUs: 40,
   server: 'model',
   rocksdbKeys: 1_000_000,
@@ -160,6 +168,8 @@ export const USAGE = `usage: npm run bench -- [options]
   --agent-sleep-us US  agent --idle-sleep-us (-1: the layout's, 1000 when the agent shares its cpu)
   --agent-priority N   agent --agent-priority, SCHED_FIFO (-1: the layout's, 1 when the agent shares its cpu)
   --agent-fair-share-us US   agent --fair-share-us (-1: the agent's default, 30 us per 500 us at SCHED_FIFO)
+  --idle-poll-us US   idle pollers on the worker cpus: the agent's --idle-poll-us US for Syrup, a
+                      SCHED_IDLE spinner per worker cpu for the Linux baselines (0: none)
   --preempt-grace-us US   agent --preempt-grace-us: signal a preemption only if checkpoint() has not answered (40)
   --server model|rocksdb   model: the RocksDB-like store in TypeScript (default); rocksdb: a real RocksDB
                       (librocksdb-dev) behind a native generator, dispatcher and workers
@@ -193,6 +203,7 @@ const FLAGS: Record<string, [keyof BenchOptions, Kind]> = {
   '--agent-sleep-us': ['agentSleepUs', 'int'],
   '--agent-priority': ['agentPriority', 'int'],
   '--agent-fair-share-us': ['agentFairShareUs', 'int'],
+  '--idle-poll-us': ['idlePollUs', 'int'],
   '--preempt-grace-us': ['preemptGraceUs', 'number'],
   '--server': ['server', 'string'],
   '--rocksdb-keys': ['rocksdbKeys', 'int'],
@@ -295,6 +306,7 @@ export function validate(o: BenchOptions): BenchOptions {
   if (!Number.isInteger(o.agentSleepUs) || o.agentSleepUs < -1 || o.agentSleepUs > 1_000_000) throw new BenchOptionError('--agent-sleep-us', `must be -1 (layout) or 0..1000000, got ${o.agentSleepUs}`);
   if (!Number.isInteger(o.agentPriority) || o.agentPriority < -1 || o.agentPriority > 98) throw new BenchOptionError('--agent-priority', `must be -1 (layout) or 0..98, got ${o.agentPriority}`);
   if (!Number.isInteger(o.agentFairShareUs) || o.agentFairShareUs < -1 || o.agentFairShareUs > 400) throw new BenchOptionError('--agent-fair-share-us', `must be -1 (agent default) or 0..400, got ${o.agentFairShareUs}`);
+  if (!Number.isInteger(o.idlePollUs) || o.idlePollUs < 0 || o.idlePollUs > 60_000_000) throw new BenchOptionError('--idle-poll-us', `must be 0 (none) or a spin window of 1..60000000 us, got ${o.idlePollUs}`);
   if (o.server !== 'model' && o.server !== 'rocksdb') throw new BenchOptionError('--server', `must be model or rocksdb, got "${o.server}"`);
   if (!Number.isInteger(o.rocksdbKeys) || o.rocksdbKeys < 1000) throw new BenchOptionError('--rocksdb-keys', `must be an integer >= 1000, got ${o.rocksdbKeys}`);
   if (!['auto', 'on', 'off'].includes(o.agentIdleYield)) throw new BenchOptionError('--agent-idle-yield', `must be auto, on or off, got "${o.agentIdleYield}"`);

@@ -70,7 +70,13 @@ struct syr_agent {
 		uint64_t due;
 	} sig_due[SYR_MAX_CPUS];
 	int nsig_due;
+	/* Idle pollers, by index in cpus[]; wakes handed to them and not yet seen taken. */
+	struct syr_poller *pollers[SYR_MAX_CPUS];
+	uint64_t wake_ns[SYR_MAX_CPUS];
+	int nwakes;
 };
+
+static void expire_wakes(struct syr_agent *a);
 
 static bool in_mask(const uint64_t *mask, int cpu)
 {
@@ -354,6 +360,8 @@ int syr_agent_drain(struct syr_agent *a, struct syr_msg *out, int cap)
 	if (a->nheld)
 		expire_held(a);
 	expire_latches(a);
+	if (a->nwakes)
+		expire_wakes(a);
 	if (a->nsig_due)
 		fire_due_signals(a);
 	int n = 0;
@@ -475,6 +483,67 @@ static int request_park(struct syr_agent *a, uint32_t slot, uint32_t kind, bool 
 	return rc ? rc : 1;
 }
 
+/* A thread placed on an idle cpu sleeps: its cpu's poller wakes it if there is one (poller.c says why). */
+static void wake_placed(struct syr_agent *a, uint32_t slot, int cpu)
+{
+	struct syr_region *r = a->m.r;
+	if (a->o.idle_poll_ns && syr_poll_delegate(r, cpu, slot)) {
+		a->cnt.poll_delegated++;
+		if (a->wake_ns[cpu] == 0)
+			a->nwakes++;
+		a->wake_ns[cpu] = a->now;
+		return;
+	}
+	syr_futex_wake(&r->tasks[slot].run, 1);
+}
+
+/* Forget the wakes pollers have made; make those a poller left waiting past its grace. */
+static void expire_wakes(struct syr_agent *a)
+{
+	struct syr_region *r = a->m.r;
+	for (int i = 0; i < a->ncpus && a->nwakes > 0; i++) {
+		int cpu = a->cpus[i];
+		if (!a->wake_ns[cpu])
+			continue;
+		if (__atomic_load_n(&r->cpus[cpu].wake, __ATOMIC_SEQ_CST) != 0) {
+			if (a->now - a->wake_ns[cpu] < SYR_POLL_GRACE_NS)
+				continue;
+			if (syr_poll_reclaim(r, cpu))
+				a->cnt.poll_reclaimed++;
+		}
+		a->wake_ns[cpu] = 0;
+		a->nwakes--;
+	}
+}
+
+static int start_pollers(struct syr_agent *a, char *errbuf, size_t errlen)
+{
+	if (!a->o.idle_poll_ns)
+		return 0;
+	for (int i = 0; i < a->ncpus; i++) {
+		int rc = syr_poller_start(a->m.r, a->cpus[i], a->o.idle_poll_ns, &a->pollers[i]);
+		if (rc != 0) {
+			snprintf(errbuf, errlen, "idle poller on cpu %d: %s", a->cpus[i], strerror(-rc));
+			return rc;
+		}
+	}
+	return 0;
+}
+
+/* Before the agent lets go of the enclave: each poller makes the wake it was handed, if any. */
+static void stop_pollers(struct syr_agent *a)
+{
+	for (int i = 0; i < a->ncpus; i++) {
+		syr_poller_stop(a->pollers[i], &a->cnt.poll_wakes, &a->cnt.poll_sleeps);
+		a->pollers[i] = NULL;
+	}
+	for (int i = 0; i < a->ncpus; i++)
+		if (a->wake_ns[a->cpus[i]] && syr_poll_reclaim(a->m.r, a->cpus[i]))
+			a->cnt.poll_reclaimed++;
+	memset(a->wake_ns, 0, sizeof(a->wake_ns));
+	a->nwakes = 0;
+}
+
 static int32_t commit_one(struct syr_agent *a, struct syr_txn_req *q, uint64_t *batch)
 {
 	struct syr_region *r = a->m.r;
@@ -536,8 +605,11 @@ static int32_t commit_one(struct syr_agent *a, struct syr_txn_req *q, uint64_t *
 	if (occ == 0) {
 		/* It parked or yielded between the checks and now: the message saying so is on its
 		 * way, and the agent loop vacates the cpu when it reads it; the shim does it now. */
-		if (!syr_start(r, q->slot, syr_run_gen(run0)))
+		int s = syr_start_nowake(r, q->slot, syr_run_gen(run0));
+		if (s == SYR_NOT_STARTED)
 			syr_leave_cpu(r, q->slot, q->cpu);
+		else if (s == SYR_STARTED_ASLEEP)
+			wake_placed(a, q->slot, q->cpu);
 	} else if (!(q->flags & SYR_TXN_F_NEXT))
 		syr_agent_request_park(a, victim, SYR_PREEMPT_YIELD);
 	return SYR_TXN_OK;
@@ -628,6 +700,9 @@ struct syr_map *syr_agent_map(struct syr_agent *a)
 void syr_agent_counters(struct syr_agent *a, struct syr_agent_counters *c)
 {
 	*c = a->cnt;
+	for (int i = 0; i < a->ncpus; i++)
+		if (a->pollers[i])
+			syr_poller_counts(a->pollers[i], &c->poll_wakes, &c->poll_sleeps);
 	if (a->skel && a->skel->bss)
 		c->kernel_drops = a->skel->bss->syr_ring_drops;
 	c->client_drops = a->m.r->hdr.cring_drops;
@@ -925,6 +1000,7 @@ void syr_agent_handover(struct syr_agent *a)
 {
 	struct syr_region *r = a->m.r;
 	r->hdr.handover_ns = syr_now_ns();
+	stop_pollers(a);
 	/* No successor may be released by a victim any more: drop the latches (those tasks stay parked). */
 	for (int i = 0; i < a->ncpus; i++) {
 		uint64_t *w = (uint64_t *)&r->cpus[a->cpus[i]].cur;
@@ -1009,6 +1085,11 @@ int syr_agent_open(const struct syr_agent_opts *o, struct syr_agent **out, char 
 			return rc;
 		}
 		rediscover(a);
+		rc = start_pollers(a, errbuf, errlen);
+		if (rc != 0) {
+			syr_agent_close(a);
+			return rc;
+		}
 		struct syr_hdr *h = &a->m.r->hdr;
 		h->agent_pid = (uint32_t)getpid();
 		h->agent_gen++;
@@ -1059,6 +1140,11 @@ int syr_agent_open(const struct syr_agent_opts *o, struct syr_agent **out, char 
 	snprintf(h->name, sizeof(h->name), "%s", o->name);
 	h->heartbeat_ns = syr_now_ns();
 	h->enclave_state = SYR_ENC_ACTIVE;
+	rc = start_pollers(a, errbuf, errlen);
+	if (rc != 0) {
+		syr_agent_close(a);
+		return rc;
+	}
 	/* Magic last: a client that sees it sees a fully initialised region. */
 	__atomic_store_n(&h->magic, SYR_MAGIC, __ATOMIC_RELEASE);
 	*out = a;
@@ -1070,6 +1156,7 @@ void syr_agent_close(struct syr_agent *a)
 	if (!a)
 		return;
 	struct syr_region *r = a->m.r;
+	stop_pollers(a);
 	if (r && r->hdr.magic == SYR_MAGIC) {
 		__atomic_store_n(&r->hdr.enclave_state, SYR_ENC_NO_AGENT, __ATOMIC_SEQ_CST);
 		/* Nobody will place these threads again: let them all run under Linux now. */

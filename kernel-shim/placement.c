@@ -47,32 +47,53 @@ void syr_flush_wakes(void)
 		syr_futex_wake(w, 1);
 }
 
-bool syr_start(struct syr_region *r, uint32_t slot, uint32_t gen)
+int syr_start_nowake(struct syr_region *r, uint32_t slot, uint32_t gen)
 {
 	struct syr_task *t = &r->tasks[slot];
 	uint32_t old = __atomic_load_n(&t->run, __ATOMIC_SEQ_CST);
 	if (syr_run_state(old) == SYR_RUN_DETACHED)
-		return true;
+		return SYR_STARTED;
 	if (syr_run_gen(old) != gen)
-		return false; /* it left since: leave any request made for its new episode alone */
+		return SYR_NOT_STARTED; /* it left since: leave any request made for its new episode alone */
 	/* Clear the park request first: a handler that read it will then fail its run-word CAS. */
 	__atomic_store_n(&t->preempt, 0, __ATOMIC_SEQ_CST);
 	uint32_t nw;
 	do {
 		if (syr_run_state(old) == SYR_RUN_DETACHED)
-			return true;
+			return SYR_STARTED;
 		if (syr_run_gen(old) != gen)
-			return false;
+			return SYR_NOT_STARTED;
 		nw = ((gen + 1) << SYR_RUN_GEN_SHIFT) | SYR_RUN_RUN;
 	} while (!__atomic_compare_exchange_n(&t->run, &old, nw, false, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST));
-	/* Fast path: a thread still spinning (or running) needs no syscall. */
-	if (syr_run_state(old) == SYR_RUN_WAIT_SLEEPING) {
+	/* A thread still spinning (or running) needs no syscall. */
+	return syr_run_state(old) == SYR_RUN_WAIT_SLEEPING ? SYR_STARTED_ASLEEP : SYR_STARTED;
+}
+
+bool syr_start(struct syr_region *r, uint32_t slot, uint32_t gen)
+{
+	int s = syr_start_nowake(r, slot, gen);
+	if (s == SYR_STARTED_ASLEEP) {
+		uint32_t *w = &r->tasks[slot].run;
 		if (defer_wakes && !pending_wake)
-			pending_wake = &t->run;
+			pending_wake = w;
 		else
-			syr_futex_wake(&t->run, 1);
+			syr_futex_wake(w, 1);
 	}
-	return true;
+	return s != SYR_NOT_STARTED;
+}
+
+/*
+ * The cpu has just gone idle: a poller asleep there (past its spin window)
+ * polls again. Called by whoever emptied the cpu, mostly the leaving thread on
+ * that cpu itself, so the wake is local; one load when no poller sleeps.
+ */
+static void cpu_went_idle(struct syr_region *r, int cpu)
+{
+	uint32_t *ps = &r->cpus[cpu].poll_state;
+	uint32_t sl = SYR_POLL_SLEEPING;
+	if (__atomic_load_n(ps, __ATOMIC_RELAXED) == SYR_POLL_SLEEPING &&
+	    __atomic_compare_exchange_n(ps, &sl, SYR_POLL_SPINNING, false, __ATOMIC_SEQ_CST, __ATOMIC_RELAXED))
+		syr_futex_wake(ps, 1);
 }
 
 /*
@@ -94,8 +115,10 @@ static uint32_t hand_over(struct syr_region *r, uint64_t *w, uint32_t leaving, i
 			return 0;
 		if (!__atomic_compare_exchange_n(w, &old, occ_make(nx, 0), false, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST))
 			continue;
-		if (!nx)
+		if (!nx) {
+			cpu_went_idle(r, cpu);
 			return 0;
+		}
 		struct syr_task *s = &r->tasks[nx - 1];
 		s->cpu = cpu;
 		if (syr_start(r, nx - 1, __atomic_load_n(&s->latch_gen, __ATOMIC_SEQ_CST)))

@@ -59,6 +59,9 @@ static inline uint32_t syr_run_state(uint32_t run) { return run & SYR_RUN_STATE_
 /* Let the task run if it is still in run gen `gen`: bump the gen, clear any park request, wake it if it sleeps.
  * False (and nothing changed) if it has moved on since, e.g. it parked or yielded on its own. */
 bool syr_start(struct syr_region *r, uint32_t slot, uint32_t gen);
+/* syr_start without the wake: SYR_STARTED_ASLEEP when the caller owes the thread its futex wake. */
+enum { SYR_NOT_STARTED = -1, SYR_STARTED = 0, SYR_STARTED_ASLEEP = 1 };
+int syr_start_nowake(struct syr_region *r, uint32_t slot, uint32_t gen);
 /* Between these, a successor started by this thread is woken only at the flush (after the leaver's post; placement.c says why). */
 void syr_defer_wakes(void);
 void syr_flush_wakes(void);
@@ -71,6 +74,19 @@ int syr_occupy(struct syr_region *r, uint32_t slot, int cpu, uint32_t *victim);
 bool syr_holds(struct syr_region *r, uint32_t slot, int cpu);
 bool syr_is_holder(struct syr_region *r, uint32_t slot, int cpu);
 uint32_t syr_force_handoff(struct syr_region *r, int cpu);
+
+/* ---- idle poller (poller.c): an agent thread on an enclave cpu that makes the agent's futex wakes there ---- */
+struct syr_poller;
+/* How long a delegated wake may wait for the poller before the agent makes it itself. */
+#define SYR_POLL_GRACE_NS 50000ull
+int syr_poller_start(struct syr_region *r, int cpu, uint64_t spin_ns, struct syr_poller **out);
+/* Stop and free; adds its counts to *wakes / *sleeps. */
+void syr_poller_stop(struct syr_poller *p, uint64_t *wakes, uint64_t *sleeps);
+void syr_poller_counts(const struct syr_poller *p, uint64_t *wakes, uint64_t *sleeps);
+/* Agent side: hand cpu's poller the wake of slot. False: no poller took it, wake it yourself. */
+bool syr_poll_delegate(struct syr_region *r, int cpu, uint32_t slot);
+/* Agent side: take back an unmade delegated wake and make it. Returns the slot+1 woken, 0 if none was pending. */
+uint32_t syr_poll_reclaim(struct syr_region *r, int cpu);
 /* A client-ring cell's {seq, owner} pair, read and CASed as one 64-bit word (see region.c). */
 static inline uint64_t *syr_cell_word(struct syr_cring_cell *c)
 {
@@ -121,6 +137,7 @@ struct syr_agent_opts {
 	bool upgrade;                /* take over from the enclave's live agent instead of creating it */
 	uint64_t handover_timeout_ns;
 	uint64_t preempt_grace_ns;   /* delay the preemption signal so a checkpoint() can answer first; 0 = at once */
+	uint64_t idle_poll_ns;       /* an idle poller (poller.c) on every enclave cpu, asleep after this long idle; 0 = none */
 };
 struct syr_agent_counters {
 	uint64_t kernel_msgs, client_msgs, bad_msgs, reordered, seq_gaps, dup_msgs, late_msgs;
@@ -129,6 +146,8 @@ struct syr_agent_counters {
 	uint64_t cring_reclaimed, coop_preempts;
 	uint64_t sleeps, sleep_ns, sleep_wakeups; /* idle waits, time in them, and those a client post ended */
 	uint64_t evicted, evicted_msgs; /* tasks handed back to Linux, and their messages kept from the loop since */
+	/* Wakes handed to idle pollers, made by them, taken back after SYR_POLL_GRACE_NS; poller sleeps. */
+	uint64_t poll_delegated, poll_wakes, poll_reclaimed, poll_sleeps;
 };
 int syr_agent_open(const struct syr_agent_opts *o, struct syr_agent **out, char *errbuf, size_t errlen);
 /* Ordered messages into out (capacity cap). Returns count (>=0). */

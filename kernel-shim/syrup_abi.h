@@ -21,7 +21,7 @@
 #include <linux/types.h>
 #endif
 
-#define SYR_ABI_VERSION 4
+#define SYR_ABI_VERSION 5
 #define SYR_MAGIC 0x50525953u /* "SYRP" little-endian */
 
 #define SYR_MAX_TASKS 4096
@@ -217,7 +217,19 @@ enum syr_latch_kind {
 	SYR_LATCH_QUEUED = 1,  /* SYR_TXN_F_NEXT: waits for the holder to leave on its own */
 };
 
-/* Per-CPU transaction slot and occupancy, 64 bytes. cur/next hold slot+1 (0 = none). */
+/*
+ * A cpu's idle poller (syr_cpu.poll_state): a SCHED_IDLE thread of the agent
+ * on that cpu, so it runs only while nothing else does. The agent hands it the
+ * futex wake of a task placed on the idle cpu (syr_cpu.wake): a wake from the
+ * cpu itself costs no IPI and no halted-vCPU exit, on either side.
+ */
+enum syr_poll_state {
+	SYR_POLL_NONE = 0,     /* no poller: the agent wakes placed tasks itself */
+	SYR_POLL_SPINNING = 1, /* polling syr_cpu.wake */
+	SYR_POLL_SLEEPING = 2, /* idle past its spin window; futex-waits here until the cpu goes idle again */
+};
+
+/* Per-CPU transaction slot and occupancy, 64 bytes. cur/next/wake hold slot+1 (0 = none). */
 struct syr_cpu {
 	__u32 txn_state;   /* enum syr_txn_state of the latest txn on this cpu */
 	__u32 txn_slot;
@@ -229,8 +241,9 @@ struct syr_cpu {
 	__u64 commits;
 	__u64 failures;
 	__u32 latch_kind;  /* enum syr_latch_kind; written by the agent only */
+	__u32 wake;        /* task whose futex wake the idle poller owes (agent sets, poller takes) */
+	__u32 poll_state;  /* enum syr_poll_state */
 	__u32 _pad0;
-	__u64 _pad;
 };
 
 /* Enclave state (syr_hdr.enclave_state). */

@@ -33,6 +33,7 @@ const enums: [string, Record<string, string | number>][] = [
   ['SYR_TXN_', abi.TxnResult],
   ['SYR_TXN_', abi.TxnFlag],
   ['SYR_LATCH_', abi.LatchKind],
+  ['SYR_POLL_', abi.PollState],
   ['SYR_ENC_', abi.EnclaveState],
 ];
 

@@ -14,6 +14,7 @@ import { renderPlot } from '../bench/plot.ts';
 import type { PhaseResult, StageSummaries } from '../bench/protocol.ts';
 import { SCHEMA, type BenchReport, type ConfigResult, type PointResult } from '../bench/results.ts';
 import { renderTables } from '../bench/table.ts';
+import { buildIdleSpinner, IdleSpinners } from '../bench/idle-spinner.ts';
 
 /** Every tag opened is closed, in order: enough to catch a broken hand-written SVG. */
 function wellFormed(xml: string): boolean {
@@ -336,4 +337,22 @@ t.test('the Linux baseline runs as shipped or on isolated worker cpus; the agent
   expectOptionError(t, ['--agent-priority', '99'], '--agent-priority');
   expectOptionError(t, ['--agent-fair-share-us', '500'], '--agent-fair-share-us');
   t.equal(d.agentFairShareUs, -1, "by default the agent's own fair share");
+});
+
+t.test('--idle-poll-us: Linux configurations get a SCHED_IDLE spinner on each worker cpu, killed at stop', async (t) => {
+  t.equal(resolveOptions({}, () => true).idlePollUs, 0, 'off by default');
+  expectOptionError(t, ['--idle-poll-us', '-1'], '--idle-poll-us');
+  const dir = mkdtempSync(join(tmpdir(), 'syrup-spinner-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const cpu = availableCpus()[0];
+  const s = await IdleSpinners.start(buildIdleSpinner(dir), [cpu]);
+  const [pid] = s.pids;
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  t.equal(/Cpus_allowed_list:\s*(\S+)/.exec(status)![1], String(cpu), 'pinned to its worker cpu');
+  t.match(readFileSync(`/proc/${pid}/sched`, 'utf8'), /^policy\s*:\s*5$/m, 'SCHED_IDLE (policy 5): any worker preempts it');
+  s.stop();
+  const until = Date.now() + 5000;
+  while (existsSync(`/proc/${pid}/status`) && !/State:\s*Z/.test(readFileSync(`/proc/${pid}/status`, 'utf8')) && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
+  t.ok(!existsSync(`/proc/${pid}/status`) || /State:\s*Z/.test(readFileSync(`/proc/${pid}/status`, 'utf8')), 'stop() ends it');
+  await t.rejects(IdleSpinners.start(buildIdleSpinner(dir), [4096]), /idle spinner on cpu 4096 exited \(2\)/, 'a cpu it cannot take is an error naming the cpu');
 });

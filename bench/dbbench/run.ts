@@ -139,7 +139,7 @@ export async function runDbBench(o: DbBenchOptions, log: (m: string) => void): P
           const name = `dbbench-${process.pid}`;
           agent = await AgentProcess.start({
             policy: config, policyOpts: [], enclaveCpus: [o.enclaveCpu], agentCpu: o.agentCpu, name,
-            idleYield: false, preemptGraceUs: 40, idleSleepUs: 0, priority: 0, fairShareUs: -1,
+            idleYield: false, preemptGraceUs: 40, idleSleepUs: 0, priority: 0, fairShareUs: -1, idlePollUs: 0,
           });
           cmd = [process.execPath, path.join(REPO_ROOT, 'bin/syrup-run.js'), '--enclave', name, '--', 'db_bench', ...readArgs];
         }
