@@ -90,3 +90,41 @@ t.test('bad idlePollUs is refused naming the field', async (t) => {
   t.equal(a.code, 2);
   t.match(a.stderr, /--idle-poll-us must be a non-negative integer/);
 });
+
+t.test('live: --upgrade between two polling agents: the old one stops its pollers, the new one starts its own, no request is lost', async (t) => {
+  const name = enclaveName('pollupg');
+  const common = [...ENCLAVE_ARGS, '--name', name, '--stats-interval', '0', '--no-isolate', '--idle-poll-us', '10000000'];
+  const first = await startAgent(common);
+  const shared = new SharedArrayBuffer(512);
+  const words = new Int32Array(shared);
+  const w = startWorker('loop-worker.ts', { enclave: name, index: 0, shared, workMs: 0.05 });
+  const { handle } = await nextMessage<{ handle: number }>(w, (m: any) => m.kind === 'registered');
+  const done = nextMessage(w, (m: any) => m.kind === 'done');
+  const enc = attach(name);
+  let sent = 0;
+  const send = async (n: number) => {
+    for (let i = 0; i < n; i++) {
+      Atomics.add(words, 8, 1);
+      sent++;
+      enc.wake(handle);
+      await sleep(2); // the cpu goes idle between requests: every placement is a handed-over wake
+    }
+  };
+  await send(50);
+  const second = startAgent([...common, '--upgrade']);
+  await send(50);
+  const next = await second;
+  t.equal((await first.exited).code, 0, 'the old agent exits 0');
+  await send(50);
+  const until = Date.now() + 20_000;
+  while (Atomics.load(words, 40) < sent && Date.now() < until) await sleep(5);
+  t.equal(Atomics.load(words, 40), sent, `every request was served (${sent})`);
+  Atomics.store(words, 0, 1);
+  enc.wake(handle);
+  await done;
+  t.equal(words[72], 0, 'the thread never fell back to Linux');
+  await next.stop();
+  const s = (JSON.parse(next.out.find((l) => l.includes('"agent stopped"'))!) as { shim: PollCounts }).shim;
+  t.ok(s.pollWakes >= 25, `the new agent's poller made the wakes after the upgrade (${s.pollWakes})`);
+  t.equal(s.pollDelegated, s.pollWakes + s.pollReclaimed, 'each made once');
+});
