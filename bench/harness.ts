@@ -124,6 +124,7 @@ async function runConfig(spec: ConfigSpec, ctx: Ctx): Promise<ConfigResult> {
   let server: ServerProcess | NativeServerProcess | null = null;
   let isolation: Isolation | null = null;
   let spinners: IdleSpinners | null = null;
+  const spinnerKill = { kill: () => spinners?.stop() };
   const budget = ctx.loads.length;
   let advanced = 0;
   try {
@@ -160,8 +161,7 @@ async function runConfig(spec: ConfigSpec, ctx: Ctx): Promise<ConfigResult> {
     if (spec.kind === 'linux' && opts.idlePollUs > 0) {
       // The Syrup agent's idle pollers burn the worker cpus' idle time; the Linux baseline gets the same.
       spinners = await IdleSpinners.start(buildIdleSpinner(resolve(REPO_ROOT, opts.out, 'idle-spinner-bin')), layout.workerCpus);
-      const s = spinners;
-      live.add({ kill: () => s.stop() });
+      live.add(spinnerKill);
       out.log(`${spec.name}: a SCHED_IDLE spinner on each worker cpu (${layout.workerCpus.join(',')}), as the agent's idle pollers`);
     }
     if (spec.kind === 'linux' && spec.isolated) {
@@ -302,6 +302,7 @@ async function runConfig(spec: ConfigSpec, ctx: Ctx): Promise<ConfigResult> {
     }
     isolation?.release();
     spinners?.stop();
+    live.delete(spinnerKill);
     if (agent) {
       const outcome = await agent.stop();
       result.agent = { ...outcome, args: agent.args };

@@ -6,8 +6,13 @@ import { fileURLToPath } from 'node:url';
 
 const SOURCE = fileURLToPath(new URL('./idle-spinner.c', import.meta.url));
 
-/** Compile the spinner into outDir; returns the binary's path. */
+/** Binaries this process already built, by output dir: every Linux configuration of a run asks for one. */
+const built = new Map<string, string>();
+
+/** Compile the spinner into outDir (once per process and dir); returns the binary's path. */
 export function buildIdleSpinner(outDir: string): string {
+  const done = built.get(outDir);
+  if (done) return done;
   mkdirSync(outDir, { recursive: true });
   const bin = path.join(outDir, 'idle-spinner');
   try {
@@ -15,6 +20,7 @@ export function buildIdleSpinner(outDir: string): string {
   } catch (e) {
     throw new Error(`building the idle spinner failed:\n${(e as { stderr?: Buffer }).stderr?.toString() ?? String(e)}`);
   }
+  built.set(outDir, bin);
   return bin;
 }
 
