@@ -13,6 +13,48 @@ interface PollCounts {
   pollSleeps: number;
 }
 
+/** One registered loop worker in enclave `name`, fed requests through the client library. */
+async function loopWorker(name: string) {
+  const shared = new SharedArrayBuffer(512);
+  const words = new Int32Array(shared);
+  const w = startWorker('loop-worker.ts', { enclave: name, index: 0, shared, workMs: 0.05 });
+  const { handle } = await nextMessage<{ handle: number }>(w, (m: any) => m.kind === 'registered');
+  const done = nextMessage(w, (m: any) => m.kind === 'done');
+  const enc = attach(name);
+  let sent = 0;
+  return {
+    words,
+    /** n requests, gapMs apart: a gap lets the enclave cpu go idle before the next placement. */
+    async send(n: number, gapMs: number): Promise<void> {
+      for (let i = 0; i < n; i++) {
+        Atomics.add(words, 8, 1);
+        sent++;
+        enc.wake(handle);
+        await sleep(gapMs);
+      }
+    },
+    /** Waits (up to waitMs) until every request sent was served, asserts it, and stops the worker. */
+    async finish(t: Test, waitMs: number): Promise<void> {
+      const until = Date.now() + waitMs;
+      while (Atomics.load(words, 40) < sent && Date.now() < until) await sleep(5);
+      t.equal(Atomics.load(words, 40), sent, `every request was served (${sent})`);
+      Atomics.store(words, 0, 1);
+      enc.wake(handle);
+      await done;
+    },
+  };
+}
+
+/** The shim's poller counters from a stopped agent's last line, each handed-over wake checked to have been made once. */
+function pollCounts(t: Test, agent: Awaited<ReturnType<typeof startAgent>>): PollCounts {
+  const s = (JSON.parse(agent.out.find((l) => l.includes('"agent stopped"'))!) as { shim: PollCounts }).shim;
+  // The counters are read while the poller still runs: a starved poller may
+  // have taken its last wake (xchg) and not yet counted it. Never more than one.
+  const unaccounted = s.pollDelegated - s.pollWakes - s.pollReclaimed;
+  t.ok(unaccounted === 0 || unaccounted === 1, `every handed-over wake was made once, by the poller or by the agent (${unaccounted} taken, not yet counted; ${JSON.stringify(s)})`);
+  return s;
+}
+
 /**
  * Serve `rounds` rounds of requests to one registered loop worker: each round
  * is `burst` requests `gapMs` apart, then `restMs` of nothing, so the enclave
@@ -21,37 +63,15 @@ interface PollCounts {
 async function serve(t: Test, agentArgs: string[], o: { rounds: number; burst: number; gapMs: number; restMs: number }): Promise<PollCounts> {
   const name = enclaveName('poll');
   const agent = await startAgent([...ENCLAVE_ARGS, '--name', name, '--stats-interval', '0', '--no-isolate', ...agentArgs]);
-  const shared = new SharedArrayBuffer(512);
-  const words = new Int32Array(shared);
-  const w = startWorker('loop-worker.ts', { enclave: name, index: 0, shared, workMs: 0.05 });
-  const { handle } = await nextMessage<{ handle: number }>(w, (m: any) => m.kind === 'registered');
-  const done = nextMessage(w, (m: any) => m.kind === 'done');
-  const enc = attach(name);
-  let sent = 0;
+  const worker = await loopWorker(name);
   for (let r = 0; r < o.rounds; r++) {
-    for (let i = 0; i < o.burst; i++) {
-      Atomics.add(words, 8, 1);
-      sent++;
-      enc.wake(handle);
-      await sleep(o.gapMs);
-    }
+    await worker.send(o.burst, o.gapMs);
     await sleep(o.restMs);
   }
-  const until = Date.now() + 30_000;
-  while (Atomics.load(words, 40) < sent && Date.now() < until) await sleep(5);
-  t.equal(Atomics.load(words, 40), sent, `every request was served (${sent})`);
-  Atomics.store(words, 0, 1);
-  enc.wake(handle);
-  await done;
+  await worker.finish(t, 30_000);
   const exit = await agent.stop();
   t.equal(exit.code, 0, 'the agent stops cleanly, its pollers with it');
-  const stopped = JSON.parse(agent.out.find((l) => l.includes('"agent stopped"'))!) as { shim: PollCounts };
-  const s = stopped.shim;
-  // The counters are read while the poller still runs: a starved poller may
-  // have taken its last wake (xchg) and not yet counted it. Never more than one.
-  const unaccounted = s.pollDelegated - s.pollWakes - s.pollReclaimed;
-  t.ok(unaccounted === 0 || unaccounted === 1, `every handed-over wake was made once, by the poller or by the agent (${unaccounted} taken, not yet counted; ${JSON.stringify(s)})`);
-  return s;
+  return pollCounts(t, agent);
 }
 
 t.test('live: a placement on an idle cpu is woken by the poller on that cpu', async (t) => {
@@ -98,36 +118,17 @@ t.test('live: --upgrade between two polling agents: the old one stops its poller
   const name = enclaveName('pollupg');
   const common = [...ENCLAVE_ARGS, '--name', name, '--stats-interval', '0', '--no-isolate', '--idle-poll-us', '10000000'];
   const first = await startAgent(common);
-  const shared = new SharedArrayBuffer(512);
-  const words = new Int32Array(shared);
-  const w = startWorker('loop-worker.ts', { enclave: name, index: 0, shared, workMs: 0.05 });
-  const { handle } = await nextMessage<{ handle: number }>(w, (m: any) => m.kind === 'registered');
-  const done = nextMessage(w, (m: any) => m.kind === 'done');
-  const enc = attach(name);
-  let sent = 0;
-  const send = async (n: number) => {
-    for (let i = 0; i < n; i++) {
-      Atomics.add(words, 8, 1);
-      sent++;
-      enc.wake(handle);
-      await sleep(2); // the cpu goes idle between requests: every placement is a handed-over wake
-    }
-  };
-  await send(50);
+  const worker = await loopWorker(name);
+  // 2 ms apart, the cpu goes idle between requests: every placement is a handed-over wake.
+  await worker.send(50, 2);
   const second = startAgent([...common, '--upgrade']);
-  await send(50);
+  await worker.send(50, 2);
   const next = await second;
   t.equal((await first.exited).code, 0, 'the old agent exits 0');
-  await send(50);
-  const until = Date.now() + 20_000;
-  while (Atomics.load(words, 40) < sent && Date.now() < until) await sleep(5);
-  t.equal(Atomics.load(words, 40), sent, `every request was served (${sent})`);
-  Atomics.store(words, 0, 1);
-  enc.wake(handle);
-  await done;
-  t.equal(words[72], 0, 'the thread never fell back to Linux');
+  await worker.send(50, 2);
+  await worker.finish(t, 20_000);
+  t.equal(worker.words[72], 0, 'the thread never fell back to Linux');
   await next.stop();
-  const s = (JSON.parse(next.out.find((l) => l.includes('"agent stopped"'))!) as { shim: PollCounts }).shim;
+  const s = pollCounts(t, next);
   t.ok(s.pollWakes >= 25, `the new agent's poller made the wakes after the upgrade (${s.pollWakes})`);
-  t.ok(s.pollDelegated - s.pollWakes - s.pollReclaimed <= 1, 'each made once (one may be taken, not yet counted)');
 });
