@@ -3,9 +3,8 @@ import t from 'tap';
 import { MsgType } from '../agent/abi.ts';
 import { Agent } from '../agent/agent.ts';
 import { FakeChannel } from '../agent/fake-channel.ts';
-import { attach } from '../client/index.ts';
 import { FifoPolicy } from '../policies/fifo.ts';
-import { enclaveName, nextMessage, sleep, startAgent, startWorker } from './helpers/live.ts';
+import { enclaveName, loopWorker, startAgent } from './helpers/live.ts';
 import { ENCLAVE_ARGS } from './helpers/cpus.ts';
 
 /** A fake channel whose sleep() records the bound and lets `blockNs` pass, as a real wait would. */
@@ -68,24 +67,9 @@ t.test('live: a sleeping agent is woken by client posts', async (t) => {
   const name = enclaveName('sleep');
   // A 1 s bound: were the posts not waking it, every request below would wait up to a second.
   const agent = await startAgent([...ENCLAVE_ARGS, '--name', name, '--stats-interval', '0', '--idle-sleep-us', '1000000', '--no-isolate']);
-  const shared = new SharedArrayBuffer(512);
-  const words = new Int32Array(shared);
-  const w = startWorker('loop-worker.ts', { enclave: name, index: 0, shared, workMs: 0.1 });
-  const { handle } = await nextMessage<{ handle: number }>(w, (m: any) => m.kind === 'registered');
-  const done = nextMessage(w, (m: any) => m.kind === 'done');
-  const enc = attach(name);
-  const N = 20;
-  for (let i = 0; i < N; i++) {
-    Atomics.add(words, 8, 1);
-    enc.wake(handle);
-    await sleep(20); // long enough for the agent to fall asleep in between
-  }
-  const until = Date.now() + 30_000;
-  while (Atomics.load(words, 40) < N && Date.now() < until) await sleep(5);
-  t.equal(Atomics.load(words, 40), N, 'every request was served');
-  Atomics.store(words, 0, 1);
-  enc.wake(handle);
-  await done;
+  const worker = await loopWorker(name, 0.1);
+  await worker.send(20, 20); // 20 ms apart: long enough for the agent to fall asleep in between
+  await worker.finish(t, 30_000);
   await agent.stop();
   const stopped = JSON.parse(agent.out.find((l) => l.includes('"agent stopped"'))!) as { shim: { sleeps: number; sleepWakeups: number } };
   t.ok(stopped.shim.sleeps > 0, `the agent slept (${stopped.shim.sleeps} times)`);

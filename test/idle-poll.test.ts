@@ -2,8 +2,7 @@
 import t, { type Test } from 'tap';
 import { spawn } from 'node:child_process';
 import { resolveAgentOptions } from '../agent/options.ts';
-import { attach } from '../client/index.ts';
-import { enclaveName, nextMessage, runAgentCli, sleep, startAgent, startWorker } from './helpers/live.ts';
+import { enclaveName, loopWorker, runAgentCli, sleep, startAgent } from './helpers/live.ts';
 import { ENCLAVE_ARGS, ENCLAVE_CPU } from './helpers/cpus.ts';
 
 interface PollCounts {
@@ -11,38 +10,6 @@ interface PollCounts {
   pollWakes: number;
   pollReclaimed: number;
   pollSleeps: number;
-}
-
-/** One registered loop worker in enclave `name`, fed requests through the client library. */
-async function loopWorker(name: string) {
-  const shared = new SharedArrayBuffer(512);
-  const words = new Int32Array(shared);
-  const w = startWorker('loop-worker.ts', { enclave: name, index: 0, shared, workMs: 0.05 });
-  const { handle } = await nextMessage<{ handle: number }>(w, (m: any) => m.kind === 'registered');
-  const done = nextMessage(w, (m: any) => m.kind === 'done');
-  const enc = attach(name);
-  let sent = 0;
-  return {
-    words,
-    /** n requests, gapMs apart: a gap lets the enclave cpu go idle before the next placement. */
-    async send(n: number, gapMs: number): Promise<void> {
-      for (let i = 0; i < n; i++) {
-        Atomics.add(words, 8, 1);
-        sent++;
-        enc.wake(handle);
-        await sleep(gapMs);
-      }
-    },
-    /** Waits (up to waitMs) until every request sent was served, asserts it, and stops the worker. */
-    async finish(t: Test, waitMs: number): Promise<void> {
-      const until = Date.now() + waitMs;
-      while (Atomics.load(words, 40) < sent && Date.now() < until) await sleep(5);
-      t.equal(Atomics.load(words, 40), sent, `every request was served (${sent})`);
-      Atomics.store(words, 0, 1);
-      enc.wake(handle);
-      await done;
-    },
-  };
 }
 
 /** The shim's poller counters from a stopped agent's last line, each handed-over wake checked to have been made once. */
@@ -63,7 +30,7 @@ function pollCounts(t: Test, agent: Awaited<ReturnType<typeof startAgent>>): Pol
 async function serve(t: Test, agentArgs: string[], o: { rounds: number; burst: number; gapMs: number; restMs: number }): Promise<PollCounts> {
   const name = enclaveName('poll');
   const agent = await startAgent([...ENCLAVE_ARGS, '--name', name, '--stats-interval', '0', '--no-isolate', ...agentArgs]);
-  const worker = await loopWorker(name);
+  const worker = await loopWorker(name, 0.05);
   for (let r = 0; r < o.rounds; r++) {
     await worker.send(o.burst, o.gapMs);
     await sleep(o.restMs);
@@ -118,7 +85,7 @@ t.test('live: --upgrade between two polling agents: the old one stops its poller
   const name = enclaveName('pollupg');
   const common = [...ENCLAVE_ARGS, '--name', name, '--stats-interval', '0', '--no-isolate', '--idle-poll-us', '10000000'];
   const first = await startAgent(common);
-  const worker = await loopWorker(name);
+  const worker = await loopWorker(name, 0.05);
   // 2 ms apart, the cpu goes idle between requests: every placement is a handed-over wake.
   await worker.send(50, 2);
   const second = startAgent([...common, '--upgrade']);

@@ -10,6 +10,8 @@ import { native } from '../../agent/native.ts';
 import { onlineCpus } from '../../agent/topology.ts';
 import { AGENT_CPU, ENCLAVE_CPU } from './cpus.ts';
 import { AGENT_V8_FLAGS } from '../../agent/v8-flags.ts';
+import { attach } from '../../client/index.ts';
+import type { Test } from 'tap';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
@@ -220,4 +222,36 @@ export async function waitFor(cond: () => boolean, timeoutMs = 10000): Promise<b
 export async function allowedCpus(tid: number): Promise<string> {
   const status = fs.readFileSync(`/proc/self/task/${tid}/status`, 'utf8');
   return /Cpus_allowed_list:\s*(\S+)/.exec(status)![1];
+}
+
+/** One registered loop-worker fixture in enclave `name` (workMs per request), fed requests through the client library. */
+export async function loopWorker(name: string, workMs: number) {
+  const shared = new SharedArrayBuffer(512);
+  const words = new Int32Array(shared);
+  const w = startWorker('loop-worker.ts', { enclave: name, index: 0, shared, workMs });
+  const { handle } = await nextMessage<{ handle: number }>(w, (m: any) => m.kind === 'registered');
+  const done = nextMessage(w, (m: any) => m.kind === 'done');
+  const enc = attach(name);
+  let sent = 0;
+  return {
+    words,
+    /** n requests, gapMs apart: a gap lets the enclave cpu go idle before the next placement. */
+    async send(n: number, gapMs: number): Promise<void> {
+      for (let i = 0; i < n; i++) {
+        Atomics.add(words, 8, 1);
+        sent++;
+        enc.wake(handle);
+        await sleep(gapMs);
+      }
+    },
+    /** Waits (up to waitMs) until every request sent was served, asserts it, and stops the worker. */
+    async finish(t: Pick<Test, 'equal'>, waitMs: number): Promise<void> {
+      const until = Date.now() + waitMs;
+      while (Atomics.load(words, 40) < sent && Date.now() < until) await sleep(5);
+      t.equal(Atomics.load(words, 40), sent, `every request was served (${sent})`);
+      Atomics.store(words, 0, 1);
+      enc.wake(handle);
+      await done;
+    },
+  };
 }
